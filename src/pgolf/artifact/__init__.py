@@ -1,0 +1,1 @@
+"""The artifact: exact, pickle-free serialization, codecs and byte accounting."""

@@ -1,0 +1,386 @@
+"""The typed config tree and the one `override()` shared by recipes and the CLI.
+
+Every knob of a run lives in a small frozen dataclass; `Config` nests them. Recipes derive from their parent with
+`override(parent(), {"model.num_layers": 11, ...})` and the CLI applies `key=value` words through the same function,
+so a value is coerced from its annotation exactly once, in one place. Unknown keys are refused with a suggestion and
+bad values name the field and the expected type — both as a one-line `PgolfError`.
+
+Optional technique blocks (`x: SomeConfig | None = None`) are switched on by setting any of their fields
+(`model.bigram_hash.buckets=2048` builds the default block first) or with the word `on`, and off with `none`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from typing import Any, Literal
+
+from pgolf.errors import PgolfError
+
+# ----------------------------------------------------------------------------------------------------------------
+# The tree
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the challenge shards (fineweb_{train,val}_*.bin) and the SentencePiece model live."""
+
+    path: str = "data/datasets/fineweb10B_sp1024"
+    tokenizer: str = "data/tokenizers/fineweb_1024_bpe.model"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape and core choices of the GPT trunk (names follow the community's vocabulary)."""
+
+    vocab_size: int = 1024
+    num_layers: int = 9
+    model_dim: int = 512
+    num_heads: int = 8
+    num_kv_heads: int = 4
+    mlp_mult: float = 2.0
+    mlp_activation: Literal["relu2"] = "relu2"
+    tie_embeddings: bool = True
+    tied_embed_init_std: float = 0.005
+    logit_softcap: float = 30.0
+    rope_base: float = 10000.0
+    qk_gain_init: float = 1.5
+    unet_skips: bool = True
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Muon on block matrices, Adam on embeddings and control tensors (the baseline's split)."""
+
+    matrix_lr: float = 0.04
+    scalar_lr: float = 0.04
+    tied_embed_lr: float = 0.05
+    embed_lr: float = 0.6
+    head_lr: float = 0.008
+    muon_momentum: float = 0.95
+    muon_momentum_warmup_start: float = 0.85
+    muon_momentum_warmup_steps: int = 500
+    muon_ns_steps: int = 5
+    muon_wd: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.95)
+    adam_eps: float = 1e-8
+    adam_wd: float = 0.0
+    grad_clip_norm: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """LR warmdown. `auto` is wallclock-based when train.max_wallclock_seconds > 0, else iteration-based."""
+
+    warmdown_iters: int = 1200
+    warmdown_mode: Literal["auto", "wallclock", "iterations"] = "auto"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The loop: batch, length, budget, seed and cadence."""
+
+    iterations: int = 20000
+    batch_tokens: int = 524_288
+    seq_len: int = 1024
+    grad_accum: int = 8  # micro-batches per step summed over all ranks (8 = the challenge's 8 // world_size)
+    warmup_steps: int = 20  # compile-priming steps; weights, optimizer and loader are restored afterwards
+    max_wallclock_seconds: float = 600.0
+    seed: int = 1337
+    val_every: int = 1000
+    log_every: int = 200
+    compile: bool = True  # torch.compile on CUDA; CPU always runs eager
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Post-training quantization: per-row int8 with a percentile clip, small tensors passed through."""
+
+    scheme: Literal["int8_percentile"] = "int8_percentile"
+    clip_percentile: float = 99.99984
+    keep_float_max_numel: int = 65_536
+    control_patterns: tuple[str, ...] = (
+        "attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes",
+        "q_gain", "skip_weight", "skip_weights",
+    )
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Validation: sequence length (0 = train.seq_len), stride (0 = non-overlapping), batch and an optional prefix."""
+
+    seq_len: int = 0
+    stride: int = 0
+    batch_tokens: int = 524_288
+    max_tokens: int = 0  # 0 = the whole val split; > 0 scores only a prefix (smoke runs; flagged in summary.json)
+
+
+@dataclass(frozen=True)
+class ArtifactConfig:
+    """The artifact: compression codec and the decimal byte cap on code + compressed model."""
+
+    codec: Literal["zlib", "zstd", "lzma", "auto"] = "zlib"
+    level: int = 9
+    max_bytes: int = 16_000_000
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    artifact: ArtifactConfig = field(default_factory=ArtifactConfig)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Types and coercion
+# ----------------------------------------------------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_NONE = {"none", "null"}
+
+
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _optional_inner(tp) -> Any | None:
+    """X for `X | None` / Optional[X], else None."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0]
+    return None
+
+
+def _type_name(tp) -> str:
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return f"{_type_name(inner)} or none"
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"comma-separated list of {_type_name(args[0])}"
+        return "comma-separated " + ", ".join(_type_name(a) for a in args)
+    if is_dataclass(tp):
+        return f"a {tp.__name__} block ('on' or 'none')"
+    return getattr(tp, "__name__", str(tp))
+
+
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """Convert `value` (a Python value or a CLI string) to the annotated type `tp`, or raise a PgolfError."""
+
+    def bad() -> PgolfError:
+        return PgolfError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+
+    inner = _optional_inner(tp)
+    if inner is not None:
+        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
+            return None
+        return coerce(value, inner, key)
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value in choices:
+            return value
+        raise bad()
+    if origin is tuple:
+        args = typing.get_args(tp)
+        items = value
+        if isinstance(value, str):
+            items = [s.strip() for s in value.split(",") if s.strip()] if value.strip() else []
+        if not isinstance(items, (list, tuple)):
+            raise bad()
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0], key) for v in items)
+        if len(items) != len(args):
+            raise bad()
+        return tuple(coerce(v, a, key) for v, a in zip(items, args))
+    if is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if isinstance(value, Mapping):
+            return from_dict(tp, value, prefix=key)
+        if isinstance(value, str) and value.strip().lower() in ("on", "default"):
+            return tp()
+        raise bad()
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise bad()
+    if tp is int:
+        if isinstance(value, bool):
+            raise bad()
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            s = value.strip().replace("_", "")
+            try:
+                return int(s)
+            except ValueError:
+                try:
+                    f = float(s)
+                except ValueError:
+                    raise bad() from None
+                if f.is_integer():
+                    return int(f)
+        raise bad()
+    if tp is float:
+        if isinstance(value, bool):
+            raise bad()
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip().replace("_", ""))
+            except ValueError:
+                raise bad() from None
+        raise bad()
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise bad()
+    raise PgolfError(f"{key}: unsupported config type {tp!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Keys, override, dict round trip
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def all_keys(cls=Config, prefix: str = "") -> list[str]:
+    """Every dotted key of the tree, optional blocks expanded (for suggestions and --help)."""
+    out: list[str] = []
+    for name, tp in _hints(cls).items():
+        key = f"{prefix}{name}"
+        inner = _optional_inner(tp)
+        sub = inner if inner is not None and is_dataclass(inner) else tp if is_dataclass(tp) else None
+        out.append(key)
+        if sub is not None:
+            out.extend(all_keys(sub, key + "."))
+    return out
+
+
+def _unknown(key: str) -> PgolfError:
+    close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.6)
+    hint = f" — did you mean {close[0]}?" if close else " — see `pgolf recipes show NAME` for the keys"
+    return PgolfError(f"{key}: unknown key{hint}")
+
+
+def _set(obj, parts: list[str], value: Any, key: str):
+    hints = _hints(type(obj))
+    name = parts[0]
+    if name not in hints:
+        raise _unknown(key)
+    tp = hints[name]
+    if len(parts) == 1:
+        return replace(obj, **{name: coerce(value, tp, key)})
+    inner = _optional_inner(tp)
+    sub_tp = inner if inner is not None else tp
+    if not is_dataclass(sub_tp):
+        raise _unknown(key)
+    current = getattr(obj, name)
+    if current is None:
+        current = sub_tp()
+    return replace(obj, **{name: _set(current, parts[1:], value, key)})
+
+
+def override(cfg, changes: Mapping[str, Any]):
+    """Return a copy of `cfg` with dotted keys set; values are coerced from the annotations."""
+    for key, value in changes.items():
+        cfg = _set(cfg, key.split("."), value, key)
+    return cfg
+
+
+def parse_overrides(words: list[str]) -> dict[str, str]:
+    """CLI words `a.b=value` → {"a.b": "value"}."""
+    out: dict[str, str] = {}
+    for w in words:
+        if "=" not in w:
+            raise PgolfError(f"{w}: expected key=value (e.g. train.iterations=200)")
+        k, v = w.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def to_dict(cfg) -> dict[str, Any]:
+    def conv(x):
+        if is_dataclass(x):
+            return {f.name: conv(getattr(x, f.name)) for f in fields(x)}
+        if isinstance(x, tuple):
+            return [conv(v) for v in x]
+        return x
+
+    return conv(cfg)
+
+
+def from_dict(cls, d: Mapping[str, Any], prefix: str = ""):
+    """Build a config of type `cls` from a (possibly partial) nested dict; unknown keys are refused."""
+    hints = _hints(cls)
+    kwargs = {}
+    for name, value in d.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name not in hints:
+            raise _unknown(key)
+        kwargs[name] = coerce(value, hints[name], key)
+    return cls(**kwargs)
+
+
+def config_hash(cfg) -> str:
+    blob = json.dumps(to_dict(cfg), sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def validate(cfg: Config) -> Config:
+    """Cross-field checks that single annotations cannot express."""
+    m, t, e = cfg.model, cfg.train, cfg.eval
+    checks = [
+        (m.model_dim % m.num_heads == 0, "model.model_dim", f"must be divisible by model.num_heads={m.num_heads}"),
+        (m.num_heads % m.num_kv_heads == 0, "model.num_kv_heads", f"must divide model.num_heads={m.num_heads}"),
+        ((m.model_dim // m.num_heads) % 2 == 0, "model.model_dim", "head dim (model_dim/num_heads) must be even"),
+        (m.num_layers >= 1, "model.num_layers", "must be ≥ 1"),
+        (m.logit_softcap > 0, "model.logit_softcap", "must be > 0"),
+        (m.mlp_mult > 0, "model.mlp_mult", "must be > 0"),
+        (t.seq_len >= 1, "train.seq_len", "must be ≥ 1"),
+        (t.grad_accum >= 1, "train.grad_accum", "must be ≥ 1"),
+        (t.batch_tokens % (t.grad_accum * t.seq_len) == 0, "train.batch_tokens",
+         f"must be a multiple of train.grad_accum × train.seq_len = {t.grad_accum * t.seq_len}"),
+        (t.iterations >= 0, "train.iterations", "must be ≥ 0"),
+        (e.seq_len >= 0 and e.stride >= 0, "eval.stride", "eval.seq_len and eval.stride must be ≥ 0"),
+        (cfg.artifact.max_bytes > 0, "artifact.max_bytes", "must be > 0"),
+        (0 < cfg.quant.clip_percentile <= 100, "quant.clip_percentile", "must be in (0, 100]"),
+    ]
+    for ok, key, msg in checks:
+        if not ok:
+            raise PgolfError(f"{key}: {msg}")
+    T = e.seq_len or t.seq_len
+    if e.stride and e.stride > T:
+        raise PgolfError(f"eval.stride: must be ≤ the eval sequence length {T}")
+    return cfg
+
+
+__all__ = [
+    "ArtifactConfig", "Config", "DataConfig", "EvalConfig", "ModelConfig", "OptimConfig", "QuantConfig",
+    "ScheduleConfig", "TrainConfig", "all_keys", "coerce", "config_hash", "from_dict", "override",
+    "parse_overrides", "to_dict", "validate",
+]

@@ -1,0 +1,15 @@
+"""The one exception type users see.
+
+A `PgolfError` carries a single line that names the file or field at fault and what was expected. The CLI prints it
+to stderr and exits with status 2 — never a traceback. Library code raises it for bad *input*; genuine bugs stay
+ordinary exceptions so they keep their tracebacks.
+"""
+
+
+class PgolfError(Exception):
+    """A user-facing error: one line, names the culprit, says what was expected."""
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(message.splitlines()[0] if message else message)

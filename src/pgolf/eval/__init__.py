@@ -1,0 +1,1 @@
+"""Evaluation: exact bits-per-byte, standard and sliding-window passes."""

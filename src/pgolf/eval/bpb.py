@@ -1,0 +1,62 @@
+"""The challenge's bits-per-byte (SPEC_SEEDS.md §4.3), accumulated in float64 and reduced across ranks.
+
+bytes_t = base_bytes[y_t] + [has_space[y_t] ∧ ¬is_boundary[x_t]] where x_t is the input token at the target's
+position (the token before it). val_loss = ΣNLL/N (nats), val_bpb = ΣNLL / (ln 2 · Σbytes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor
+
+from pgolf.data.tokenizer import ByteLUT
+from pgolf.runtime.dist import Runtime, all_reduce_
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    val_loss: float
+    val_bpb: float
+    scored_tokens: int
+    scored_bytes: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DeviceLUT:
+    """ByteLUT tables moved to a device once."""
+
+    def __init__(self, lut: ByteLUT, device: torch.device):
+        self.base = torch.as_tensor(lut.base_bytes, dtype=torch.int64, device=device)
+        self.space = torch.as_tensor(lut.has_space, dtype=torch.bool, device=device)
+        self.boundary = torch.as_tensor(lut.is_boundary, dtype=torch.bool, device=device)
+
+    def target_bytes(self, prev: Tensor, tgt: Tensor) -> Tensor:
+        return self.base[tgt] + (self.space[tgt] & ~self.boundary[prev]).to(torch.int64)
+
+
+class BpbAccumulator:
+    def __init__(self, lut: DeviceLUT, device: torch.device):
+        self.lut = lut
+        self.nll = torch.zeros((), dtype=torch.float64, device=device)
+        self.tokens = torch.zeros((), dtype=torch.float64, device=device)
+        self.bytes = torch.zeros((), dtype=torch.float64, device=device)
+
+    def add(self, nll: Tensor, prev: Tensor, tgt: Tensor) -> None:
+        """nll, prev, tgt: same shape; every element is one scored target."""
+        self.nll += nll.to(torch.float64).sum()
+        self.tokens += nll.numel()
+        self.bytes += self.lut.target_bytes(prev, tgt).sum().to(torch.float64)
+
+    def result(self, rt: Runtime | None = None) -> EvalResult:
+        if rt is not None:
+            for t in (self.nll, self.tokens, self.bytes):
+                all_reduce_(t, rt)
+        n, b, s = float(self.tokens.item()), float(self.bytes.item()), float(self.nll.item())
+        loss = s / max(n, 1.0)
+        bpb = s / (math.log(2.0) * b) if b > 0 else float("nan")
+        return EvalResult(val_loss=loss, val_bpb=bpb, scored_tokens=int(n), scored_bytes=int(b))

@@ -1,0 +1,1 @@
+"""Optimizers: Muon (Newton–Schulz orthogonalised momentum), parameter routing, and schedules."""

@@ -1,0 +1,1 @@
+"""Post-training quantization: per-tensor policy and round-to-nearest quantizers."""

@@ -1,0 +1,146 @@
+"""A whole run: data → model → priming → training under the cap → pre-quant eval → artifact → round-trip eval →
+summary.json. `val_bpb` in the summary is measured on the weights decoded from the artifact file (the headline)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from pgolf.artifact.model_file import export_model, load_artifact
+from pgolf.artifact.pack import write_atomic
+from pgolf.artifact.size import CODE_BYTES_METHOD, package_code_bytes
+from pgolf.config import Config, config_hash, to_dict, validate
+from pgolf.data.loader import DistributedTokenLoader
+from pgolf.data.shards import load_split
+from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
+from pgolf.errors import PgolfError
+from pgolf.eval.bpb import DeviceLUT
+from pgolf.eval.run import evaluate
+from pgolf.eval.standard import trim_val
+from pgolf.model.gpt import GPT
+from pgolf.model.layers import apply_training_precision
+from pgolf.optim.muon import Muon, newton_schulz5
+from pgolf.optim.routing import build_optimizers, describe_groups
+from pgolf.runtime.dist import Runtime, init_runtime, shutdown
+from pgolf.runtime.log import RunLogger, environment
+from pgolf.train.loop import make_step_fn, train_loop
+from pgolf.train.priming import prime
+
+ARTIFACT_NAME = "model.pga"
+
+
+def build_model(cfg: Config, rt: Runtime) -> GPT:
+    torch.manual_seed(cfg.train.seed)
+    model = GPT(cfg.model).to(rt.device)
+    if rt.is_cuda:
+        apply_training_precision(model, cfg.quant.control_patterns)
+    return model
+
+
+def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -> dict:
+    cfg = validate(cfg)
+    rt = init_runtime(cfg.train.device)
+    out_dir = Path(out_dir)
+    log = RunLogger(out_dir, enabled=rt.is_main, echo=echo)
+    try:
+        return _run(cfg, out_dir, recipe, rt, log)
+    finally:
+        log.close()
+        shutdown(rt)
+
+
+def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
+    t, e = cfg.train, cfg.eval
+    if t.grad_accum % rt.world_size:
+        raise PgolfError(f"train.grad_accum={t.grad_accum} must be divisible by the world size {rt.world_size}")
+    accum = t.grad_accum // rt.world_size
+    log(f"pgolf run | recipe {recipe} | config {config_hash(cfg)} | {rt.describe()}")
+    env = environment()
+    log("env " + " ".join(f"{k}={v}" for k, v in env.items()))
+    if rt.is_main:
+        write_atomic(out_dir / "config.json", json.dumps(to_dict(cfg), indent=2).encode())
+
+    sp = load_sentencepiece(cfg.data.tokenizer)
+    check_vocab(sp, cfg.model.vocab_size, cfg.data.tokenizer)
+    lut = DeviceLUT(byte_luts(sp, cfg.model.vocab_size), rt.device)
+    T_eval = e.seq_len or t.seq_len
+    val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
+    loader = DistributedTokenLoader(Path(cfg.data.path), rt.rank, rt.world_size, rt.device, cfg.model.vocab_size)
+    log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
+        + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer}")
+
+    model = build_model(cfg, rt)
+    n_params = sum(p.numel() for p in model.parameters())
+    runner = model
+    if rt.is_cuda and t.compile:
+        runner = torch.compile(model, dynamic=False, fullgraph=True)
+    ddp = None
+    if rt.distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ddp = DDP(runner, device_ids=[rt.local_rank] if rt.is_cuda else None, broadcast_buffers=False)
+    optimizers, groups = build_optimizers(model, cfg, fused=rt.is_cuda)
+    for o in optimizers:
+        if isinstance(o, Muon) and rt.is_cuda and t.compile:
+            o.orthogonalize = torch.compile(newton_schulz5)
+    log(f"model {n_params:,} params | compile {'on' if runner is not model else 'off'} | "
+        f"attention SDPA | accum {accum}/rank | {t.batch_tokens:,} tokens/step")
+    for line in describe_groups(groups, cfg):
+        log(line)
+
+    step_fn = make_step_fn(runner if ddp is None else model, ddp, optimizers, loader, cfg, rt, accum,
+                           list(model.parameters()))
+    t_prime = time.perf_counter()
+    prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
+    if t.warmup_steps:
+        log(f"priming done in {time.perf_counter() - t_prime:.1f} s (state restored)")
+
+    def validate_at(step: int) -> None:
+        r = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+        log(f"val step {step} | val_loss {r.val_loss:.4f} | val_bpb {r.val_bpb:.4f}")
+        log.metrics(step=step, val_loss=r.val_loss, val_bpb=r.val_bpb)
+
+    res = train_loop(step_fn, cfg, rt, log, validate_at)
+    log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
+
+    t_eval = time.perf_counter()
+    pre = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+    log(f"pre-quant val_loss {pre.val_loss:.4f} | val_bpb {pre.val_bpb:.4f}")
+    path = out_dir / ARTIFACT_NAME
+    info = {}
+    if rt.is_main:
+        info, _ = export_model(model, cfg, path)
+    if rt.distributed:
+        torch.distributed.barrier()
+    _, state, rinfo = load_artifact(path)
+    model.load_state_dict(state, strict=True)
+    post = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+    eval_seconds = time.perf_counter() - t_eval
+    model_bytes = rinfo["file_bytes"]
+    code_bytes = package_code_bytes()
+    total = model_bytes + code_bytes
+    within = total <= cfg.artifact.max_bytes
+    log(f"artifact {path} | {rinfo['codec']} | model {model_bytes:,} + code {code_bytes:,} = {total:,} bytes "
+        f"({'within' if within else 'OVER'} the {cfg.artifact.max_bytes:,} cap)")
+    log(f"round-trip val_loss {post.val_loss:.4f} | val_bpb {post.val_bpb:.4f} | "
+        f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes")
+    summary = {
+        "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss, "val_bpb_prequant": pre.val_bpb,
+        "val_loss_prequant": pre.val_loss, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
+        "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
+        "artifact_bytes": total, "model_bytes": model_bytes, "code_bytes": code_bytes,
+        "code_bytes_method": CODE_BYTES_METHOD, "max_bytes": cfg.artifact.max_bytes, "within_budget": within,
+        "codec": rinfo["codec"], "params": n_params, "steps": res.steps, "stopped_by": res.stopped_by,
+        "train_seconds": res.train_seconds, "ms_per_step": 1000 * res.train_seconds / max(res.steps, 1),
+        "eval_seconds": eval_seconds, "artifact_path": str(path), "world_size": rt.world_size,
+        "device": env.get("gpu", "cpu"), "env": env, "config_hash": config_hash(cfg), "config": to_dict(cfg),
+    }
+    if rt.is_main:
+        write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    if not within:
+        raise PgolfError(f"{path}: artifact is {total:,} bytes, over the {cfg.artifact.max_bytes:,}-byte cap "
+                         f"(model {model_bytes:,} + code {code_bytes:,}); summary.json records within_budget=false")
+    return summary

@@ -1,0 +1,74 @@
+"""Shared fixtures: a small real tokenizer and challenge-format shards built from Python's own docs.
+
+Nothing here needs ../shared or the network; tests that use ../shared skip cleanly without it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pgolf.config import Config, override
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TEST_VOCAB = 512
+
+
+def shared_path(*parts: str) -> Path:
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"../shared not available ({p})")
+    return p
+
+
+@pytest.fixture(scope="session")
+def docs() -> list[str]:
+    from pgolf.data.demo_corpus import collect_documents
+
+    return collect_documents()[:120]
+
+
+@pytest.fixture(scope="session")
+def tokenizer_path(tmp_path_factory, docs) -> Path:
+    from pgolf.data.tokenizer import train_tokenizer
+
+    out = tmp_path_factory.mktemp("tok")
+    return train_tokenizer(docs, TEST_VOCAB, out / "tok", num_threads=2)
+
+
+@pytest.fixture(scope="session")
+def shard_dir(tmp_path_factory, docs, tokenizer_path) -> Path:
+    """val = first 12 docs, train = the rest, each doc [BOS] + ids (the challenge's export)."""
+    from pgolf.data.shards import write_shard
+    from pgolf.data.tokenizer import load_sentencepiece
+
+    sp = load_sentencepiece(tokenizer_path)
+    out = tmp_path_factory.mktemp("shards")
+    enc = sp.encode(docs, out_type=int)
+    flat = [np.asarray([sp.bos_id(), *ids], dtype=np.uint16) for ids in enc]
+    write_shard(out / "fineweb_val_000000.bin", np.concatenate(flat[:12]))
+    train = np.concatenate(flat[12:])
+    half = train.size // 2
+    write_shard(out / "fineweb_train_000000.bin", train[:half])
+    write_shard(out / "fineweb_train_000001.bin", train[half:])
+    return out
+
+
+@pytest.fixture
+def tiny_cfg(shard_dir, tokenizer_path) -> Config:
+    from pgolf.recipes import get_recipe
+
+    return override(get_recipe("tiny").build(), {
+        "model.vocab_size": TEST_VOCAB, "data.path": str(shard_dir), "data.tokenizer": str(tokenizer_path),
+        "train.iterations": 6, "train.batch_tokens": 4 * 256, "eval.max_tokens": 4096, "eval.batch_tokens": 2048,
+        "train.log_every": 1, "train.device": "cpu",
+    })
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+    yield
