@@ -1,0 +1,1 @@
+"""Data: the challenge's shard format, loaders, tokenizers and corpora."""
