@@ -8,6 +8,13 @@ from pgolf.commands import print_json
 from pgolf.errors import PgolfError
 
 
+def _logger(args):
+    """Log lines go to stdout, or to stderr when --json keeps stdout for the JSON document."""
+    import sys
+
+    return (lambda m: print(m, file=sys.stderr)) if args.json else print
+
+
 def cmd_verify(args) -> int:
     from pgolf.data.verify import verify_dir
 
@@ -34,7 +41,7 @@ def cmd_fineweb(args) -> int:
     from pgolf.data.fineweb import fetch_fineweb
 
     r = fetch_fineweb(args.variant, Path(args.dir), args.train_shards, args.repo, args.remote_root, args.endpoint,
-                      args.revision, progress=not args.no_progress)
+                      args.revision, log=_logger(args), progress=not args.no_progress)
     if args.json:
         print_json(r)
     return 0
@@ -100,7 +107,7 @@ def cmd_build(args) -> int:
 
     m = build_corpus([Path(p) for p in args.docs], Path(args.tokenizer), Path(args.out), args.val_docs,
                      args.shard_tokens, args.val_tokens, args.train_tokens, args.workers, args.text_field,
-                     args.force, args.allow_duplicates, progress=not args.no_progress)
+                     args.force, args.allow_duplicates, log=_logger(args), progress=not args.no_progress)
     if args.json:
         print_json({k: v for k, v in m.items() if k != "files"} | {"files": len(m["files"])})
     return 0

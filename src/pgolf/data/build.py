@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pgolf.data.corpus import Batch, InputStats, iter_batches, total_bytes
+from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
 from pgolf.data.progress import Progress
 from pgolf.data.shards import header_bytes, write_shard
 from pgolf.data.verify import BUILD_FORMAT, sha256_file
@@ -116,6 +116,7 @@ def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, sh
             raise PgolfError(f"{name}: expected ≥ 0, got {v}")
     if shard_tokens <= 0 or shard_tokens >= 2**31:
         raise PgolfError(f"--shard-tokens: expected 1 … 2^31−1, got {shard_tokens}")
+    docs = check_inputs(docs)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise PgolfError(f"{out}: exists and is not empty (pass --force to replace it)")
     sp = load_sentencepiece(tokenizer)

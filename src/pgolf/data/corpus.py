@@ -88,7 +88,7 @@ def _decompress(raw, comp: str | None, path: Path):
         return gzip.open(raw, "rb")
     import zstandard
 
-    return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True), 1 << 20)
 
 
 def total_bytes(paths: list[Path]) -> int:

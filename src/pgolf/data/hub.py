@@ -140,6 +140,7 @@ class HfHub:
         got = Path(self.hf.hf_hub_download(self.repo, name, subfolder=sub or None, repo_type="dataset",
                                            revision=self.revision, local_dir=staging))
         shutil.move(str(got), str(part))
+        shutil.rmtree(staging, ignore_errors=True)  # kept only when interrupted: hf_hub_download resumes from it
         on_bytes(part.stat().st_size - offset)
 
 

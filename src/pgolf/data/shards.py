@@ -80,6 +80,7 @@ def write_shard(path: Path, tokens: np.ndarray) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(header_bytes(tokens.size))
             f.write(tokens.astype("<u2", copy=False).tobytes())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; shards are ordinary data files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

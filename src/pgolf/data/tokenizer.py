@@ -98,7 +98,13 @@ def train_tokenizer(texts, vocab_size: int, prefix: str | Path, num_threads: int
     if num_threads:
         kwargs["num_threads"] = num_threads
     kwargs.update(overrides)
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), **kwargs)
+    try:
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), **kwargs)
+    except RuntimeError as e:  # e.g. "Vocabulary size is smaller than required_chars. 300 vs 338. …"
+        for ext in (".model", ".vocab"):
+            Path(f"{tmp}{ext}").unlink(missing_ok=True)
+        msg = str(e).splitlines()[0].split("] ", 1)[-1]
+        raise PgolfError(f"{prefix}: SentencePiece training failed ({msg})") from None
     for ext in (".model", ".vocab"):
         os.replace(f"{tmp}{ext}", f"{prefix}{ext}")
     model = Path(f"{prefix}.model")
