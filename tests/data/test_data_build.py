@@ -108,6 +108,8 @@ def test_token_caps_cut_the_streams(tmp_path, docs, tokenizer_path, sp):
                      train_tokens=4500, workers=2, **QUIET)
     assert read_dir(out) == naive_export(texts, sp, 10, 2000, 2500, 4500)
     assert m["val_tokens"] == 2500 and m["train_tokens"] == 4500 and m["dropped"]["stopped_at_train_cap"]
+    starts = np.cumsum([0] + [len(sp.encode(t)) + 1 for t in texts[10:]])
+    assert m["val_docs"] == 10 and m["train_docs"] == int((starts < 4500).sum())  # docs with a token written
 
 
 def test_refusals(tmp_path, docs, tokenizer_path):

@@ -33,7 +33,9 @@ def cmd_verify(args) -> int:
     else:
         print(f"{r['dir']}: OK | val {r['val_tokens']:,} tokens in {r['val_files']} shard(s) | train "
               f"{r['train_tokens']:,} tokens in {r['train_files']} shard(s)"
-              + (f" | max id {r['max_id']}" if "max_id" in r else "") + f" | manifest: {r['manifest']}")
+              + (f" | max id {r['max_id']}" if "max_id" in r else "") + f" | manifest: {r['manifest']}"
+              + (f" | tokenizer re-encodes {r['tokenizer_docs_reencoded']} docs exactly"
+                 if "tokenizer_docs_reencoded" in r else ""))
     return 0
 
 

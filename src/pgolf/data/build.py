@@ -35,6 +35,7 @@ from pgolf.data.verify import BUILD_FORMAT, sha256_file
 from pgolf.errors import PgolfError
 
 _SP = None
+BATCH_BYTES = 1 << 18  # text per worker task: small enough to balance the cores, large enough to amortise IPC
 
 
 def _init_worker(model: str) -> None:
@@ -127,8 +128,9 @@ def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, sh
     tmp = out.parent / f".{out.name}.building-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    log(f"build: {len(docs)} input(s) → {out} | tokenizer {tokenizer} (vocab {sp.vocab_size()}) | "
-        f"{workers} worker process(es), SentencePiece 1 thread each | shards of {shard_tokens:,} tokens")
+    how = "in this process" if workers == 1 else f"{workers} {_pool_context().get_start_method()}ed processes"
+    log(f"build: {len(docs)} input(s) → {out} | tokenizer {tokenizer} (vocab {sp.vocab_size()}) | encoding "
+        f"{how}, SentencePiece 1 thread each | shards of {shard_tokens:,} tokens")
     t0 = time.perf_counter()
     try:
         manifest = _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens, workers, text_field,
@@ -149,14 +151,22 @@ def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, sh
     return manifest
 
 
+def _pool_context():
+    """fork (instant start, inherits the loaded modules) when this process runs no other thread, else spawn."""
+    import threading
+
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _batches_encoded(batches, tokenizer: Path, workers: int, text_field: str):
     if workers == 1:
         _init_worker(str(tokenizer))
         for b in batches:
             yield encode_batch(b, text_field)
         return
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(str(tokenizer),)) as pool:
+    with _pool_context().Pool(workers, initializer=_init_worker, initargs=(str(tokenizer),)) as pool:
         pending: deque = deque()
         for b in batches:
             pending.append(pool.apply_async(encode_batch, (b, text_field)))
@@ -176,7 +186,8 @@ def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens,
     val_digest = hashlib.sha256()
     n_docs = {"val": 0, "train": 0}
     dupes, first_dupe, stopped_early = 0, None, False
-    gen = _batches_encoded(iter_batches(docs, stats, text_field, progress=bar), tokenizer, workers, text_field)
+    batches = iter_batches(docs, stats, text_field, batch_bytes=BATCH_BYTES, progress=bar)
+    gen = _batches_encoded(batches, tokenizer, workers, text_field)
     try:
         for toks, lens, hashes in gen:
             ends = np.cumsum(lens)
@@ -196,8 +207,11 @@ def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens,
                 if dupes and not allow_duplicates:
                     raise PgolfError(f"document #{first_dupe} (0-based, train split) has the same text as a val "
                                      f"document — val and train overlap (pass --allow-duplicates to keep it)")
-                writers["train"].add(toks[ends[k - 1] if k else 0 :])
-                n_docs["train"] += lens.size - k
+                w = writers["train"]
+                room = w.cap - w.tokens if w.cap else None
+                w.add(toks[ends[k - 1] if k else 0 :])
+                starts = np.cumsum(lens[k:]) - lens[k:]  # docs with at least one token written count as train
+                n_docs["train"] += int(starts.size if room is None else np.count_nonzero(starts < room))
             bar.set(docs=n_docs["val"] + n_docs["train"], tokens=writers["val"].tokens + writers["train"].tokens)
             if writers["train"].full:
                 stopped_early = True
