@@ -179,3 +179,34 @@ def test_build_loader_follows_the_config(tiny_cfg):
         assert type(ld) is cls and kind in ld.describe()
     with pytest.raises(PgolfError, match="data.loader"):
         override(tiny_cfg, {"data.loader": "random"})
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("kind", ["sequential", "shuffled", "packed"])
+def test_cuda_batches_equal_cpu_batches(data, kind):
+    """Pinned prefetch + non_blocking H2D copies deliver exactly the CPU batches."""
+    cpu = make(kind, data, 1, 2, prefetch=False)
+    cuda = {"sequential": DistributedTokenLoader, "shuffled": ShuffledLoader, "packed": PackedLoader}[kind]
+    kw = {"seed": 7} if kind == "shuffled" else {}
+    gpu = cuda(data, 1, 2, torch.device("cuda"), 512, prefetch=True, **kw)
+    for _ in range(10):
+        (x0, y0), (x1, y1) = cpu.next_batch(BATCH, T, 2), gpu.next_batch(BATCH, T, 2)
+        assert x1.is_cuda and torch.equal(x0, x1.cpu()) and torch.equal(y0, y1.cpu())
+    if kind == "packed":
+        b0, b1 = cpu.next_packed(BATCH, T, 2), gpu.next_packed(BATCH, T, 2)
+        assert b1.cu_seqlens.is_cuda and torch.equal(b0.cu_seqlens, b1.cu_seqlens.cpu())
+
+
+def test_gather_equals_windows_of_the_wrapped_stream(data):
+    """ShardSet.gather (vectorised per shard) against slicing the concatenated stream, straddles and wraps included."""
+    from pgolf.data.loader import ShardSet
+    from pgolf.data.shards import shard_files
+
+    ss = ShardSet(shard_files(data, "train"), 512)
+    stream = np.concatenate([np.fromfile(p, "<u2", offset=1024) for p in ss.files])
+    twice = np.concatenate([stream, stream])
+    starts = np.concatenate([np.random.default_rng(2).integers(0, 3 * stream.size, 300),
+                             ss.starts[1:3] - 5, [stream.size - 3]])  # across both shard boundaries, and the end
+    got = ss.gather(starts, 17)
+    assert np.array_equal(got, np.stack([twice[s % stream.size : s % stream.size + 17] for s in starts]))

@@ -61,6 +61,23 @@ class ShardSet:
         self.check_ids(out, start)
         return out
 
+    def gather(self, starts: np.ndarray, n: int) -> np.ndarray:
+        """Windows of n tokens at each global offset in `starts` → (len(starts), n), one fancy index per shard."""
+        starts = np.asarray(starts, dtype=np.int64) % self.total
+        fi = np.searchsorted(self.starts, starts, side="right") - 1
+        local = starts - self.starts[fi]
+        fits = local + n <= self.starts[fi + 1] - self.starts[fi]
+        out = np.empty((starts.size, n), dtype=np.uint16)
+        for i in np.unique(fi[fits]).tolist():
+            rows = np.flatnonzero(fits & (fi == i))
+            out[rows] = self._map(i)[local[rows, None] + np.arange(n)]
+        for r in np.flatnonzero(~fits).tolist():  # windows that straddle two shards (or wrap around)
+            out[r] = self.read(int(starts[r]), n)
+        if self.vocab_size is not None and out.size and int(out.max()) >= self.vocab_size:
+            r = int(np.argmax((out >= self.vocab_size).any(axis=1)))
+            self.check_ids(out[r], int(starts[r]))
+        return out
+
     def check_ids(self, toks: np.ndarray, start: int) -> None:
         if self.vocab_size is None or not toks.size:
             return
@@ -93,6 +110,14 @@ class _Prefetching:
     def _make(self, cursor, args):
         raise NotImplementedError
 
+    def _produce(self, cursor, args):
+        """_make, with the CPU tensors pinned for an asynchronous H2D copy on CUDA (runs on the prefetch thread)."""
+        batch, nxt = self._make(cursor, args)
+        if self.device.type == "cuda":
+            pin = lambda t: t.pin_memory() if isinstance(t, torch.Tensor) else t
+            batch = tuple(map(pin, batch)) if isinstance(batch, tuple) else pin(batch)
+        return batch, nxt
+
     def _next(self, *args):
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[0] == self.cursor and ahead[1] == args:
@@ -100,16 +125,14 @@ class _Prefetching:
         else:
             if ahead is not None:
                 ahead[2].cancel()
-            batch, nxt = self._make(self.cursor, args)
+            batch, nxt = self._produce(self.cursor, args)
         self.cursor = nxt
         if self._pool is not None:
-            self._ahead = (nxt, args, self._pool.submit(self._make, nxt, args))
+            self._ahead = (nxt, args, self._pool.submit(self._produce, nxt, args))
         return batch
 
     def _to_device(self, t: torch.Tensor) -> torch.Tensor:
-        if self.device.type == "cuda":
-            return t.pin_memory().to(self.device, non_blocking=True)
-        return t
+        return t.to(self.device, non_blocking=True) if self.device.type == "cuda" else t
 
     def close(self) -> None:
         if self._pool is not None:

@@ -76,14 +76,13 @@ class ShuffledLoader(_Prefetching):
         _, at = self.starts(epoch, index, self.rank * b, seq_len)
         mine, _ = self.starts(*at, b, seq_len)
         _, nxt = self.starts(epoch, index, self.world * b, seq_len)
-        rows = np.empty((b, seq_len + 1), dtype=np.int64)
-        for j, s in enumerate(mine.tolist()):
-            rows[j] = self.data.read(s, seq_len + 1)
-        return torch.from_numpy(rows), nxt
+        rows = self.data.gather(mine, seq_len + 1)
+        x, y = rows[:, :-1].astype(np.int64), rows[:, 1:].astype(np.int64)  # contiguous copies, in numpy
+        return (torch.from_numpy(x), torch.from_numpy(y)), nxt
 
     def next_batch(self, batch_tokens: int, seq_len: int, accum_per_rank: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rows = self._to_device(self._next(batch_tokens, seq_len, accum_per_rank))
-        return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
+        x, y = self._next(batch_tokens, seq_len, accum_per_rank)
+        return self._to_device(x), self._to_device(y)
 
     def state(self) -> dict:
         return {"kind": self.kind, "seed": self.seed, "epoch": self.cursor[0], "index": self.cursor[1]}
