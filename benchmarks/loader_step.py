@@ -88,8 +88,9 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=shared / "data" / "gutenberg_sp1024")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--scale-only", action="store_true", help="skip the tiny training steps")
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads for the steps")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     if not args.scale_only:
         step_table(args.data, args.steps)
     scale_table(args.data, max(3, args.steps // 3))

@@ -118,7 +118,7 @@ def test_refusals(tmp_path, docs, tokenizer_path):
         build_corpus([src], tokenizer_path, tmp_path / "o1", val_docs=11, workers=1, **QUIET)
     assert not (tmp_path / "o1").exists() and not list(tmp_path.glob(".o1.*"))
     dup = write_jsonl(tmp_path / "dup.jsonl", docs[:5] + [docs[2]])
-    with pytest.raises(PgolfError, match=r"document #5 .* same text as a val document"):
+    with pytest.raises(PgolfError, match=r"dup.jsonl:6 \(document #5\): a train document with the same text"):
         build_corpus([dup], tokenizer_path, tmp_path / "o2", val_docs=5, workers=1, **QUIET)
     m = build_corpus([dup], tokenizer_path, tmp_path / "o2", val_docs=5, workers=1, allow_duplicates=True, **QUIET)
     assert m["overlap_check"]["val_train_duplicates"] == 1

@@ -45,8 +45,8 @@ def _init_worker(model: str) -> None:
     _SP = load_sentencepiece(model)
 
 
-def encode_batch(batch: Batch, text_field: str) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
-    """One batch → (flat uint16 [BOS]+ids per doc, per-doc token counts, per-doc text hashes)."""
+def encode_batch(batch: Batch, text_field: str) -> tuple[np.ndarray, np.ndarray, list[bytes], str, int]:
+    """One batch → (flat uint16 [BOS]+ids per doc, per-doc token counts, per-doc text hashes, source, first line)."""
     texts = batch.items
     if batch.kind == "jsonl":
         texts = []
@@ -64,7 +64,7 @@ def encode_batch(batch: Batch, text_field: str) -> tuple[np.ndarray, np.ndarray,
     out = np.insert(ids, np.cumsum(sizes) - sizes, _SP.bos_id())
     lens = sizes + 1
     hashes = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
-    return out, lens, hashes
+    return out, lens, hashes, batch.source, batch.first
 
 
 class _SplitWriter:
@@ -189,7 +189,7 @@ def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens,
     batches = iter_batches(docs, stats, text_field, batch_bytes=BATCH_BYTES, progress=bar)
     gen = _batches_encoded(batches, tokenizer, workers, text_field)
     try:
-        for toks, lens, hashes in gen:
+        for toks, lens, hashes, source, first in gen:
             ends = np.cumsum(lens)
             d0 = n_docs["val"] + n_docs["train"]
             k = int(min(max(val_docs - d0, 0), lens.size))  # docs of this batch that are val
@@ -203,10 +203,10 @@ def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens,
                 for j in range(k, lens.size):
                     if hashes[j] in val_hashes:
                         dupes += 1
-                        first_dupe = d0 + j if first_dupe is None else first_dupe
+                        first_dupe = first_dupe or f"{source}:{first + j} (document #{d0 + j})"
                 if dupes and not allow_duplicates:
-                    raise PgolfError(f"document #{first_dupe} (0-based, train split) has the same text as a val "
-                                     f"document — val and train overlap (pass --allow-duplicates to keep it)")
+                    raise PgolfError(f"{first_dupe}: a train document with the same text as a val document — val "
+                                     f"and train overlap (pass --allow-duplicates to keep it)")
                 w = writers["train"]
                 room = w.cap - w.tokens if w.cap else None
                 w.add(toks[ends[k - 1] if k else 0 :])

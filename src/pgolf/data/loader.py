@@ -7,8 +7,9 @@ the global batch of a step is the same on 1, 2 or 8 ranks. The stream's position
 (`state()` → {"file_idx", "pos"}, `load_state()`), so a run resumes exactly.
 
 Every loader here (sequential, shuffled.py, packed.py) computes a micro-batch as a pure function of a cursor, which
-lets one background thread prepare the next micro-batch while the current step runs (`prefetch=True`): the guess
-is used only when the next call has the same arguments, so prefetching never changes what a step sees.
+lets one background thread prepare (and, on CUDA, pin) the next micro-batch while the current step runs
+(`prefetch`, default: on for CUDA devices): the guess is used only when the next call has the same arguments, so
+prefetching never changes what a step sees.
 Token ids are checked against the vocabulary per micro-batch (a bad id names its shard and position), so opening
 a shard never stalls a step on a full scan. `build_loader(cfg, rt)` picks the kind from `data.loader`.
 """
@@ -92,10 +93,12 @@ class _Prefetching:
 
     kind = "base"
 
-    def __init__(self, rank: int, world: int, device: torch.device, prefetch: bool):
+    def __init__(self, rank: int, world: int, device: torch.device, prefetch: bool | None):
         if world < 1 or not 0 <= rank < world:
             raise PgolfError(f"loader: rank {rank} is not in a world of {world}")
         self.rank, self.world, self.device = rank, world, torch.device(device)
+        if prefetch is None:  # auto: on CUDA; on CPU the thread hand-off costs more than the work (benchmarks/)
+            prefetch = self.device.type == "cuda"
         self.cursor = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"pgolf-{self.kind}-loader") if prefetch else None
         self._ahead = None  # (cursor, args, future)
@@ -149,7 +152,7 @@ class DistributedTokenLoader(_Prefetching):
     kind = "sequential"
 
     def __init__(self, data_dir: Path, rank: int, world: int, device: torch.device, vocab_size: int | None = None,
-                 *, prefetch: bool = True):
+                 *, prefetch: bool | None = None):
         self.data = ShardSet(shard_files(data_dir, "train"), vocab_size)
         super().__init__(rank, world, device, prefetch)
 
@@ -181,7 +184,7 @@ class DistributedTokenLoader(_Prefetching):
         self.cursor = int(self.data.starts[i]) + pos
 
 
-def build_loader(cfg, rt, *, prefetch: bool = True):
+def build_loader(cfg, rt, *, prefetch: bool | None = None):
     """The train loader named by `cfg.data.loader` for this rank (seeded by `cfg.train.seed`)."""
     from pgolf.data.packed import PackedLoader
     from pgolf.data.shuffled import ShuffledLoader

@@ -30,7 +30,7 @@ class ShuffledLoader(_Prefetching):
     kind = "shuffled"
 
     def __init__(self, data_dir: Path, rank: int, world: int, device: torch.device, vocab_size: int | None = None,
-                 *, seed: int = 0, prefetch: bool = True):
+                 *, seed: int = 0, prefetch: bool | None = None):
         self.data = ShardSet(shard_files(data_dir, "train"), vocab_size)
         self.seed = int(seed)
         super().__init__(rank, world, device, prefetch)
