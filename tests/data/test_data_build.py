@@ -51,7 +51,7 @@ def sp(tokenizer_path):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_matches_the_naive_exporter_across_files_and_shards(tmp_path, docs, tokenizer_path, sp, workers):
+def test_matches_the_naive_exporter_across_files_and_shards(tmp_path, capsys, docs, tokenizer_path, sp, workers):
     texts = docs[:50] + ["", "x"]  # an empty document is [BOS] alone, as in the challenge's exporter
     a = write_jsonl(tmp_path / "a.jsonl", texts[:30])
     b = write_jsonl(tmp_path / "b.jsonl.gz", texts[30:], gzip.open)
@@ -70,6 +70,14 @@ def test_matches_the_naive_exporter_across_files_and_shards(tmp_path, docs, toke
     assert all(f["sha256"] == hashlib.sha256((out / f["name"]).read_bytes()).hexdigest() for f in m["files"])
     assert not list(tmp_path.glob(".out.*"))  # the temporary build directory is gone
     assert main(["data", "verify", str(out), "--tokenizer", str(tokenizer_path), "--checksums"]) == 0
+    shard = out / m["files"][-1]["name"]
+    raw = bytearray(shard.read_bytes())
+    raw[-2:] = (7).to_bytes(2, "little") if raw[-2:] != (7).to_bytes(2, "little") else (8).to_bytes(2, "little")
+    shard.write_bytes(bytes(raw))  # same size, same count: only the recorded sha256 can tell
+    assert main(["data", "verify", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["data", "verify", str(out), "--checksums"]) == 2
+    assert f"{shard}: sha256 differs from the manifest's" in capsys.readouterr().err
 
 
 def test_formats_and_compressions_give_the_same_shards(tmp_path, docs, tokenizer_path, sp):
