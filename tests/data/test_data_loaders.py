@@ -210,3 +210,11 @@ def test_gather_equals_windows_of_the_wrapped_stream(data):
                              ss.starts[1:3] - 5, [stream.size - 3]])  # across both shard boundaries, and the end
     got = ss.gather(starts, 17)
     assert np.array_equal(got, np.stack([twice[s % stream.size : s % stream.size + 17] for s in starts]))
+
+
+@pytest.mark.parametrize("kind", ["sequential", "shuffled", "packed"])
+def test_x_and_y_do_not_alias(data, kind):
+    x, y = make(kind, data, 0, 1).next_batch(BATCH, T, ACCUM)
+    before = x.clone()
+    y.fill_(-100)  # e.g. masking targets in place must not touch the inputs
+    assert torch.equal(x, before)

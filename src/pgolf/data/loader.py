@@ -88,6 +88,12 @@ class ShardSet:
             raise PgolfError(f"{self.files[i]}: token id {mx} ≥ vocab size {self.vocab_size} (first at position {pos})")
 
 
+def split_xy(span: np.ndarray, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) = (span[:-1], span[1:]) as separate int64 (n/T, T) tensors (never aliased: y may be edited in place)."""
+    x = torch.from_numpy(span[:-1].astype(np.int64)).view(-1, seq_len)
+    return x, torch.from_numpy(span[1:].astype(np.int64)).view(-1, seq_len)
+
+
 class _Prefetching:
     """Shared machinery: `_make(cursor, args) -> (cpu batch, next cursor)` is pure; one thread runs it ahead."""
 
@@ -165,11 +171,11 @@ class DistributedTokenLoader(_Prefetching):
 
     def _make(self, cursor: int, args):
         span, _, nxt = self._span(cursor, args)
-        return torch.from_numpy(span.astype(np.int64)), nxt
+        return split_xy(span, args[1]), nxt
 
     def next_batch(self, batch_tokens: int, seq_len: int, accum_per_rank: int) -> tuple[torch.Tensor, torch.Tensor]:
-        span = self._to_device(self._next(batch_tokens, seq_len, accum_per_rank))
-        return span[:-1].view(-1, seq_len), span[1:].view(-1, seq_len)
+        x, y = self._next(batch_tokens, seq_len, accum_per_rank)
+        return self._to_device(x), self._to_device(y)
 
     def state(self) -> dict:
         i, pos = self.data.locate(self.cursor)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pgolf.data.loader import DistributedTokenLoader
+from pgolf.data.loader import DistributedTokenLoader, split_xy
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,11 @@ class PackedLoader(DistributedTokenLoader):
         span, _, nxt = self._span(cursor, args)
         seq_len = args[1]
         cu, mx, nseg = cu_seqlens_of(span[:-1], self.bos_id, self.max_len or seq_len, self.bucket)
-        return (torch.from_numpy(span.astype(np.int64)), torch.from_numpy(cu), mx, nseg), nxt
+        return (*split_xy(span, seq_len), torch.from_numpy(cu), mx, nseg), nxt
 
     def next_packed(self, batch_tokens: int, seq_len: int, accum_per_rank: int) -> PackedBatch:
-        span, cu, mx, nseg = self._next(batch_tokens, seq_len, accum_per_rank)
-        span, cu = self._to_device(span), self._to_device(cu)
-        return PackedBatch(span[:-1].view(-1, seq_len), span[1:].view(-1, seq_len), cu, mx, nseg)
+        x, y, cu, mx, nseg = self._next(batch_tokens, seq_len, accum_per_rank)
+        return PackedBatch(self._to_device(x), self._to_device(y), self._to_device(cu), mx, nseg)
 
     def next_batch(self, batch_tokens: int, seq_len: int, accum_per_rank: int) -> tuple[torch.Tensor, torch.Tensor]:
         b = self.next_packed(batch_tokens, seq_len, accum_per_rank)
