@@ -33,6 +33,8 @@ class DataConfig:
 
     path: str = "data/datasets/fineweb10B_sp1024"
     tokenizer: str = "data/tokenizers/fineweb_1024_bpe.model"
+    # train order: the challenge's stream | seeded shuffled windows (train.seed) | stream + BOS cu_seqlens
+    loader: Literal["sequential", "shuffled", "packed"] = "sequential"
 
 
 @dataclass(frozen=True)

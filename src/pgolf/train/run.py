@@ -13,7 +13,7 @@ from pgolf.artifact.model_file import export_model, load_artifact
 from pgolf.artifact.pack import write_atomic
 from pgolf.artifact.size import CODE_BYTES_METHOD, package_code_bytes
 from pgolf.config import Config, config_hash, to_dict, validate
-from pgolf.data.loader import DistributedTokenLoader
+from pgolf.data.loader import build_loader
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
 from pgolf.errors import PgolfError
@@ -68,9 +68,10 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     lut = DeviceLUT(byte_luts(sp, cfg.model.vocab_size), rt.device)
     T_eval = e.seq_len or t.seq_len
     val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
-    loader = DistributedTokenLoader(Path(cfg.data.path), rt.rank, rt.world_size, rt.device, cfg.model.vocab_size)
+    loader = build_loader(cfg, rt)
     log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
-        + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer}")
+        + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer} | "
+        + loader.describe())
 
     model = build_model(cfg, rt)
     n_params = sum(p.numel() for p in model.parameters())
