@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import types
@@ -225,6 +226,44 @@ def compare(recipe: str, script: Path, lengths: tuple[int, ...] = (), seed: int 
     return rows
 
 
+def init_signature(t: torch.Tensor) -> str:
+    """A seed-independent description of how a tensor was initialised (RNG draws differ; structure must not)."""
+    t = t.detach().float()
+    if not t.any():
+        return "zero"
+    rows = t.reshape(-1, t.shape[-1]) if t.ndim else t.reshape(1, 1)
+    if t.ndim <= 2 and all((r == r[0]).all() for r in rows):
+        return "const " + ",".join(f"{r[0].item():.6g}" for r in rows)
+    if t.ndim == 2:
+        w = t if t.shape[0] <= t.shape[1] else t.T
+        gram = w @ w.T  # = g²·I exactly when the rows (or columns) are orthogonal with norm g
+        g2 = gram.diagonal().mean()
+        if (gram - g2 * torch.eye(gram.shape[0])).abs().max() < 1e-4 * g2:
+            return f"orthogonal x{g2.sqrt().item():.6g}"
+        sv = torch.linalg.svdvals(t)
+        k = torch.arange(1, sv.numel() + 1, dtype=sv.dtype)
+        if torch.allclose(sv / sv[0], k ** -0.5, rtol=1e-3):
+            return "spectral S1/sqrt(k)"
+    return f"random std~{float(f'{t.std().item():.1g}')}"
+
+
+@torch.no_grad()
+def compare_init(recipe: str, script: Path) -> list[tuple[str, str, str]]:
+    """Full-size init structure, seed vs pgolf, tensor by tensor → [(name, seed, ours)] mismatches (empty = same)."""
+    full = get_recipe(recipe).build()
+    mod = load_seed_module(script, recipe)
+    torch.manual_seed(0)
+    theirs = seed_to_pgolf_state(build_seed_model(recipe, mod, full.model, full.train.seq_len).state_dict(),
+                                 full.model.num_layers)
+    ours = GPT(override(full, {"model.attention_kernel": "sdpa"}).model).state_dict()
+    assert set(theirs) == set(ours), set(theirs) ^ set(ours)
+    out = []
+    for name in sorted(ours):
+        a, b = init_signature(theirs[name]), init_signature(ours[name])
+        out.append((name, a, b))
+    return out
+
+
 def recipe_base_check(recipe: str) -> tuple[float, float]:
     """(the recipe's rope_base, the seed's effective base at the recipe's training length)."""
     full = get_recipe(recipe).build()
@@ -242,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/pgolf_parity_seeds"))
     ap.add_argument("--lengths", type=int, nargs="*", default=[], help="sequence lengths (default: 64 and the "
                     "recipe's train length)")
+    ap.add_argument("--init", action="store_true", help="also compare the full-size initialisation structure "
+                    "(zero / orthogonal×gain / constant / spectral / random std), tensor by tensor")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -272,8 +313,24 @@ def main(argv: list[str] | None = None) -> int:
                 seen.add(r["recipe"])
                 print(f"{r['recipe']}: recipe rope_base {r['recipe_rope_base']:.3f} vs seed's effective base at its "
                       f"training length {r['seed_effective_base_at_train_len']:.3f}")
+    init_ok = True
+    if args.init:
+        print("\nfull-size init structure, seed vs pgolf (one line per distinct pattern; block index → {i}):")
+        for name, path in scripts.items():
+            rows_i = compare_init(name, path)
+            pats = {}
+            for tensor, a, b in rows_i:
+                key = (re.sub(r"blocks\.\d+\.", "blocks.{i}.", tensor), a, b)
+                pats[key] = pats.get(key, 0) + 1
+            bad = [k for k in pats if k[1] != k[2]]
+            init_ok &= not bad
+            print(f"{name}: {len(rows_i)} tensors, {'identical structure' if not bad else f'{len(bad)} MISMATCHES'}")
+            for (tensor, a, b), n in sorted(pats.items()):
+                flag = "" if a == b else "   <-- MISMATCH"
+                print(f"    {tensor:<34} x{n:<3} seed: {a:<28} pgolf: {b}{flag}")
     bases_ok = all(abs(r["recipe_rope_base"] - r["seed_effective_base_at_train_len"]) < 1e-9 for r in rows)
-    return 0 if all(r["ok"] and r["params_tiny"] == r["params_seed_tiny"] for r in rows) and bases_ok else 1
+    ok = all(r["ok"] and r["params_tiny"] == r["params_seed_tiny"] for r in rows) and bases_ok and init_ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

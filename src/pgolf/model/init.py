@@ -69,10 +69,11 @@ def init_weights(model: nn.Module, cfg: ModelConfig) -> None:
     if ortho is None:
         if model.bigram is not None and model.bigram.proj is not None:
             nn.init.orthogonal_(model.bigram.proj.weight, gain=1.0)
-    elif ortho.rule == "linear_min_dim":
-        ortho_linear_min_dim(model, ortho, L)
     else:
-        ortho_param_numel(model, ortho, L)
+        for _, p, gain in ortho_targets(model, ortho, L):
+            nn.init.orthogonal_(p, gain=1.0)
+            if gain != 1.0:
+                p.mul_(gain)
     if cfg.tie_embeddings:
         nn.init.normal_(model.tok_emb.weight, mean=0.0, std=cfg.tied_embed_init_std)
     if cfg.init.spectral_embed is not None:
@@ -87,22 +88,25 @@ def init_weights(model: nn.Module, cfg: ModelConfig) -> None:
             block.resid_mix[1].fill_((1 - phase).item())
 
 
-def ortho_linear_min_dim(model: nn.Module, cfg: OrthoInitConfig, num_layers: int) -> None:
-    for name, m in model.named_modules():
-        if not isinstance(m, nn.Linear) or getattr(m, "_zero_init", False):
-            continue
-        if m.weight.ndim == 2 and min(m.weight.shape) >= cfg.min_dim:
-            nn.init.orthogonal_(m.weight, gain=1.0)
-            if cfg.proj_scale and (".proj." in name or name.endswith(".proj")):
-                m.weight.mul_(1.0 / math.sqrt(2 * num_layers))
+def ortho_targets(model: nn.Module, cfg: OrthoInitConfig, num_layers: int) -> list[tuple[str, nn.Parameter, float]]:
+    """(parameter name, parameter, gain) for every matrix the rule orthogonalises (gain 1/√(2L) where it scales).
 
-
-def ortho_param_numel(model: nn.Module, cfg: OrthoInitConfig, num_layers: int) -> None:
-    for name, p in model.named_parameters():
-        if p.ndim == 2 and p.numel() >= cfg.min_numel:
-            nn.init.orthogonal_(p, gain=1.0)
-            if cfg.proj_scale and "proj.weight" in name:
-                p.mul_(1.0 / math.sqrt(2 * num_layers))
+    Works on the meta device too (shapes only), so tests can compare the full-size and tiny target sets.
+    """
+    scaled = 1.0 / math.sqrt(2 * num_layers) if cfg.proj_scale else 1.0
+    out = []
+    if cfg.rule == "linear_min_dim":
+        for name, m in model.named_modules():
+            if not isinstance(m, nn.Linear) or getattr(m, "_zero_init", False):
+                continue
+            if m.weight.ndim == 2 and min(m.weight.shape) >= cfg.min_dim:
+                is_proj = ".proj." in name or name.endswith(".proj")
+                out.append((f"{name}.weight", m.weight, scaled if is_proj else 1.0))
+    else:
+        for name, p in model.named_parameters():
+            if p.ndim == 2 and p.numel() >= cfg.min_numel:
+                out.append((name, p, scaled if "proj.weight" in name else 1.0))
+    return out
 
 
 def spectral_init_(w: torch.Tensor, exponent: float = 0.5) -> torch.Tensor:
