@@ -64,9 +64,13 @@ def describe_attention_kernel(choice: str, on_cuda: bool = True) -> str:
 
 def causal_attention(q: Tensor, k: Tensor, v: Tensor, kernel: str = "sdpa") -> Tensor:
     """q (B, T, H, D), k/v (B, T, Hkv, D) → (B, T, H, D), causal, scale 1/√D, native GQA."""
-    if kernel == "fa3" and q.is_cuda:
+    return _attend(q, k, v, _fa3_func() if kernel == "fa3" else None)
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, fa3=None) -> Tensor:
+    if fa3 is not None and q.is_cuda:
         dtype = q.dtype if q.dtype in (torch.bfloat16, torch.float16) else torch.bfloat16
-        out = _fa3_func()(q.to(dtype), k.to(dtype), v.to(dtype), causal=True)
+        out = fa3(q.to(dtype), k.to(dtype), v.to(dtype), causal=True)
         out = out[0] if isinstance(out, tuple) else out  # some FA3 builds return (out, lse)
         return out.to(q.dtype)
     y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True,
@@ -83,6 +87,7 @@ class CausalSelfAttention(nn.Module):
         self.head_dim = dim // cfg.num_heads
         kv_dim = self.num_kv_heads * self.head_dim
         self.kernel = kernel
+        self.fa3 = _fa3_func() if kernel == "fa3" else None  # resolved once, outside forward (compile-friendly)
         self.c_q = CastedLinear(dim, dim, bias=False)
         self.c_k = CastedLinear(dim, kv_dim, bias=False)
         self.c_v = CastedLinear(dim, kv_dim, bias=False)
@@ -110,7 +115,7 @@ class CausalSelfAttention(nn.Module):
         cos, sin = self.rotary.cos_sin(T, x.device, q.dtype)
         q, k = self.rotary(q, cos, sin), self.rotary(k, cos, sin)
         q = q * self.q_gain.to(q.dtype)[None, None, :, None]
-        y = causal_attention(q, k, v, self.kernel)
+        y = _attend(q, k, v, self.fa3)
         if self.xsa:
             y = exclusive_self_attention(y, v)
         if self.attn_gate is not None:

@@ -111,7 +111,7 @@ def ortho_targets(model: nn.Module, cfg: OrthoInitConfig, num_layers: int) -> li
 
 def spectral_init_(w: torch.Tensor, exponent: float = 0.5) -> torch.Tensor:
     """In place: keep W's singular vectors, replace its singular values by S_1·k^(−exponent), k = 1..rank."""
-    U, S, Vh = torch.linalg.svd(w.float(), full_matrices=False)
+    U, S, Vh = torch.linalg.svd(w.to(torch.promote_types(w.dtype, torch.float32)), full_matrices=False)
     target = S[0] * (1.0 / torch.arange(1, S.numel() + 1, dtype=S.dtype)) ** exponent
     w.copy_(((U * target[None, :]) @ Vh).to(w.dtype))
     return w
