@@ -21,6 +21,14 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal
 
 from pgolf.errors import PgolfError
+from pgolf.model.features.attn_gate import AttnGateConfig
+from pgolf.model.features.backout import BackoutConfig
+from pgolf.model.features.bigram_hash import BigramHashConfig
+from pgolf.model.features.smear_gate import SmearGateConfig
+from pgolf.model.features.value_embed import ValueEmbedConfig
+from pgolf.model.features.value_residual import ValueResidualConfig
+from pgolf.model.features.xsa import XSAConfig
+from pgolf.model.init import InitConfig, OrthoInitConfig, SpectralEmbedInitConfig
 
 # ----------------------------------------------------------------------------------------------------------------
 # The tree
@@ -39,7 +47,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape and core choices of the GPT trunk (names follow the community's vocabulary)."""
+    """Shape and core choices of the GPT trunk (names follow the community's vocabulary).
+
+    Technique blocks (`bigram_hash`, `smear_gate`, …) are on when present; each is documented in its module under
+    `pgolf.model.features`. Layer-set strings follow `pgolf.model.layersets` ("all", "last:4", "9,10").
+    """
 
     vocab_size: int = 1024
     num_layers: int = 9
@@ -47,13 +59,26 @@ class ModelConfig:
     num_heads: int = 8
     num_kv_heads: int = 4
     mlp_mult: float = 2.0
-    mlp_activation: Literal["relu2"] = "relu2"
+    mlp_activation: Literal["relu2", "leaky_relu2"] = "relu2"
+    mlp_leaky_slope: float = 0.5  # negative slope of leaky_relu2 (#1473: 0.5)
     tie_embeddings: bool = True
     tied_embed_init_std: float = 0.005
     logit_softcap: float = 30.0
-    rope_base: float = 10000.0
+    rope_base: float = 10000.0  # explicit; `pgolf.model.layers.ntk_rope_base` gives the seeds' NTK base at a length
+    rope_dims: int = 0  # partial RoPE: rotate only the first rope_dims dims of each head (0 = all)
     qk_gain_init: float = 1.5
+    ln_scale: bool = False  # scale block l's normed inputs by 1/sqrt(l+1) (#601, #1473)
     unet_skips: bool = True
+    attention_kernel: Literal["auto", "fa3", "sdpa"] = "auto"  # auto: FA3 when importable with CUDA, else SDPA
+    bos_id: int = 1  # the document separator the BOS-aware options reset at
+    init: InitConfig = field(default_factory=InitConfig)
+    bigram_hash: BigramHashConfig | None = None
+    smear_gate: SmearGateConfig | None = None
+    value_embed: ValueEmbedConfig | None = None
+    backout: BackoutConfig | None = None
+    xsa: XSAConfig | None = None
+    value_residual: ValueResidualConfig | None = None
+    attn_gate: AttnGateConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -375,14 +400,43 @@ def validate(cfg: Config) -> Config:
     for ok, key, msg in checks:
         if not ok:
             raise PgolfError(f"{key}: {msg}")
+    validate_model(m)
     T = e.seq_len or t.seq_len
     if e.stride and e.stride > T:
         raise PgolfError(f"eval.stride: must be ≤ the eval sequence length {T}")
     return cfg
 
 
+def validate_model(m: ModelConfig) -> ModelConfig:
+    """Checks of the model block and its technique blocks (layer sets parsed once here, and again at build)."""
+    from pgolf.model.layersets import parse_layers
+
+    head_dim = m.model_dim // m.num_heads
+    checks = [
+        (m.rope_dims == 0 or (m.rope_dims % 2 == 0 and 0 < m.rope_dims <= head_dim), "model.rope_dims",
+         f"must be 0 (all) or even and in (0, {head_dim}] (the head dim)"),
+        (m.rope_base > 0, "model.rope_base", "must be > 0"),
+        (m.bigram_hash is None or m.bigram_hash.buckets >= 2, "model.bigram_hash.buckets", "must be ≥ 2"),
+        (m.bigram_hash is None or m.bigram_hash.dim >= 1, "model.bigram_hash.dim", "must be ≥ 1"),
+        (m.value_embed is None or m.value_embed.dim >= 1, "model.value_embed.dim", "must be ≥ 1"),
+        (m.backout is None or m.backout.layer is None or 0 <= m.backout.layer < m.num_layers, "model.backout.layer",
+         f"must be in [0, {m.num_layers - 1}] (or none for num_layers // 2)"),
+        (0 <= m.bos_id < m.vocab_size, "model.bos_id", f"must be in [0, {m.vocab_size - 1}]"),
+    ]
+    for ok, key, msg in checks:
+        if not ok:
+            raise PgolfError(f"{key}: {msg}")
+    if m.xsa is not None:
+        parse_layers(m.xsa.layers, m.num_layers, "model.xsa.layers")
+    if m.value_embed is not None:
+        parse_layers(m.value_embed.layers, m.num_layers, "model.value_embed.layers")
+    return m
+
+
 __all__ = [
-    "ArtifactConfig", "Config", "DataConfig", "EvalConfig", "ModelConfig", "OptimConfig", "QuantConfig",
-    "ScheduleConfig", "TrainConfig", "all_keys", "coerce", "config_hash", "from_dict", "override",
-    "parse_overrides", "to_dict", "validate",
+    "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
+    "InitConfig", "ModelConfig", "OptimConfig", "OrthoInitConfig", "QuantConfig", "ScheduleConfig",
+    "SmearGateConfig", "SpectralEmbedInitConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig",
+    "XSAConfig", "all_keys", "coerce", "config_hash", "from_dict", "override",
+    "parse_overrides", "to_dict", "validate", "validate_model",
 ]

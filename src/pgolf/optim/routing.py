@@ -34,6 +34,9 @@ def baseline_rules(cfg: Config) -> list[Rule]:
     return [
         Rule("tok", r"^tok_emb\.weight$", note="token embedding"),
         Rule("head", r"^lm_head\.weight$", note="untied head"),
+        Rule("tok", r"^(bigram|ve_shared)\.embed\.weight$", note="BigramHash / value-embedding tables"),
+        Rule("muon", r"^bigram\.proj\.weight$", lambda p: p.ndim == 2, note="BigramHash projection (#198–#601)"),
+        Rule("scalar", r"^ve_shared\.proj\.weight$", note="value-embedding projection (#1473)"),
         Rule("scalar", controls, note="control tensors"),
         Rule("scalar", r".", lambda p: p.ndim < 2, note="vectors and scalars"),
         Rule("muon", r"^blocks\.", lambda p: p.ndim == 2, note="block matrices"),

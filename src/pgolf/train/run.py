@@ -20,6 +20,7 @@ from pgolf.errors import PgolfError
 from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.run import evaluate
 from pgolf.eval.standard import trim_val
+from pgolf.model.attention import describe_attention_kernel
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.muon import Muon, newton_schulz5
@@ -88,7 +89,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         if isinstance(o, Muon) and rt.is_cuda and t.compile:
             o.orthogonalize = torch.compile(newton_schulz5)
     log(f"model {n_params:,} params | compile {'on' if runner is not model else 'off'} | "
-        f"attention SDPA | accum {accum}/rank | {t.batch_tokens:,} tokens/step")
+        f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | accum {accum}/rank | {t.batch_tokens:,} tokens/step")
     for line in describe_groups(groups, cfg):
         log(line)
 
