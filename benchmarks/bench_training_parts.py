@@ -1,6 +1,7 @@
 """Cost of the training-dynamics parts per optimizer step, on the matrices of an L-layer d-wide trunk.
 
     python benchmarks/bench_training_parts.py [--layers 11] [--dim 512] [--mlp 3] [--device cuda|cpu] [--reps 10]
+                                              [--threads N] [--compile]
 
 Rows: Muon step per matrix (the seeds' loop, one NS call each) vs batched by shape (pgolf), NS5 vs Polar Express;
 global-norm clipping (pgolf's float64 sums vs torch.nn.utils.clip_grad_norm_); a QAT swap in + out per scale rule;
@@ -66,9 +67,12 @@ def main() -> None:
     ap.add_argument("--mlp", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the orthogonalisation (as run.py on CUDA)")
     a = ap.parse_args()
     dev = torch.device(a.device)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     shapes = trunk_matrices(a.layers, a.dim, a.mlp)
     params = [torch.nn.Parameter(torch.randn(s, device=dev) * 0.02) for s in shapes]

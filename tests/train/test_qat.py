@@ -12,7 +12,16 @@ from pgolf.config import Config, QuantConfig, override
 from pgolf.model.gpt import GPT
 from pgolf.quant.policy import classify
 from pgolf.quant.rtn import dequantize, quantize_int8_percentile
-from pgolf.train.qat import QAT, QATConfig, build_qat, fake_quant, override_bits, policy_bits, scale_rule
+from pgolf.train.qat import (
+    QAT,
+    QATConfig,
+    build_qat,
+    fake_quant,
+    override_bits,
+    policy_bits,
+    row_quantile,
+    scale_rule,
+)
 
 
 def _w(rows=24, cols=40, seed=0):
@@ -28,6 +37,14 @@ def test_policy_rule_equals_the_int8_exporter():
         w = _w(seed=seed)
         q, s = quantize_int8_percentile(w, 99.99984)
         assert torch.equal(fake_quant(w, 8, scale_rule("policy")), dequantize(q, s, w.dtype))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 512, 1536])
+@pytest.mark.parametrize("q", [0.0, 0.5, 0.9, 0.9999984, 1.0])
+def test_row_quantile_is_torch_quantile(n, q):
+    a = torch.rand(6, n, generator=torch.Generator().manual_seed(n))
+    a[0] = a[0, :1]  # ties
+    assert torch.equal(row_quantile(a, q), torch.quantile(a, q, dim=1, keepdim=True))
 
 
 def test_seed_rules_equal_their_formulas():
