@@ -371,6 +371,9 @@ def config_hash(cfg) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+_BITS = {"none", *map(str, range(1, 17))}
+
+
 def validate(cfg: Config) -> Config:
     """Cross-field checks that single annotations cannot express."""
     m, t, e = cfg.model, cfg.train, cfg.eval
@@ -395,6 +398,8 @@ def validate(cfg: Config) -> Config:
         (t.swa is None or 0 < t.swa.threshold <= 1, "train.swa.threshold", "must be in (0, 1]"),
         (t.qat is None or t.qat.late_threshold is None or 0 < t.qat.late_threshold <= 1,
          "train.qat.late_threshold", "must be in (0, 1] or none (QAT from step 0)"),
+        (t.qat is None or all(e.partition("=")[0].strip() and e.partition("=")[2].strip().lower() in _BITS
+                               for e in t.qat.bits), "train.qat.bits", "entries must be 'regex=bits' or 'regex=none'"),
         (t.checkpoint is None or t.checkpoint.every >= 1, "train.checkpoint.every", "must be ≥ 1"),
         (t.checkpoint is None or t.checkpoint.keep >= 1, "train.checkpoint.keep", "must be ≥ 1"),
         (cfg.optim.muon_ns != "polar_express" or 1 <= cfg.optim.muon_ns_steps <= 5, "optim.muon_ns_steps",

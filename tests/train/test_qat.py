@@ -194,3 +194,8 @@ def test_policy_bits_follow_the_exporter_and_overrides_win():
     assert o("tok_emb.weight", big) == 8
     with pytest.raises(ValueError, match="regex=bits"):
         override_bits(("mlp:5",), bits)
+    from pgolf.config import validate
+    from pgolf.errors import PgolfError
+
+    with pytest.raises(PgolfError, match="train.qat.bits"):
+        validate(override(Config(), {"train.qat.bits": "mlp:5"}))

@@ -53,7 +53,7 @@ def setup_optimization(model: nn.Module, runner: nn.Module, cfg, rt) -> Optimiza
     optimizers, groups = build_optimizers(model, cfg, fused=rt.is_cuda, sharded=sharded)
     for o in optimizers:
         if isinstance(o, Muon) and rt.is_cuda and t.compile:
-            o.orthogonalize = torch.compile(orthogonalize)
+            o.orthogonalize = torch.compile(orthogonalize, dynamic=False)
     grad_sync = None
     if sharded:
         muon = next((o for o in optimizers if isinstance(o, ShardedMuon)), None)

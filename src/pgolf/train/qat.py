@@ -61,7 +61,7 @@ def row_quantile(a: Tensor, q: float) -> Tensor:
     rank = torch.tensor(q, dtype=a.dtype) * (n - 1)
     lo, hi = int(rank.floor()), int(rank.ceil())
     top = torch.topk(a, n - lo, dim=1).values  # descending: column j holds ascending rank n − 1 − j
-    return torch.lerp(top[:, n - 1 - lo : n - lo], top[:, n - 1 - hi : n - hi], rank - lo)
+    return torch.lerp(top[:, n - 1 - lo : n - lo], top[:, n - 1 - hi : n - hi], float(rank - lo))
 
 
 def scale_rule(kind: str, clip_percentile: float = 99.99984) -> ScaleRule:
