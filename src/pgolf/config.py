@@ -398,8 +398,8 @@ def validate(cfg: Config) -> Config:
         (t.swa is None or 0 < t.swa.threshold <= 1, "train.swa.threshold", "must be in (0, 1]"),
         (t.qat is None or t.qat.late_threshold is None or 0 < t.qat.late_threshold <= 1,
          "train.qat.late_threshold", "must be in (0, 1] or none (QAT from step 0)"),
-        (t.qat is None or all(e.partition("=")[0].strip() and e.partition("=")[2].strip().lower() in _BITS
-                               for e in t.qat.bits), "train.qat.bits", "entries must be 'regex=bits' or 'regex=none'"),
+        (t.qat is None or all(b.partition("=")[0].strip() and b.partition("=")[2].strip().lower() in _BITS
+                               for b in t.qat.bits), "train.qat.bits", "entries must be 'regex=bits' or 'regex=none'"),
         (t.checkpoint is None or t.checkpoint.every >= 1, "train.checkpoint.every", "must be ≥ 1"),
         (t.checkpoint is None or t.checkpoint.keep >= 1, "train.checkpoint.keep", "must be ≥ 1"),
         (cfg.optim.muon_ns != "polar_express" or 1 <= cfg.optim.muon_ns_steps <= 5, "optim.muon_ns_steps",
