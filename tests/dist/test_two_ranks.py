@@ -10,7 +10,6 @@ change after 3 steps: bf16 Newton–Schulz amplifies a last-bit difference in th
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -41,9 +40,10 @@ def train_steps(cfg: Config, rt: Runtime, steps: int = STEPS) -> dict[str, torch
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _worker(rank: int, world: int, port: int, cfg_dict: dict, out: str) -> None:
+def _worker(rank: int, world: int, cfg_dict: dict, out: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    # a file rendezvous: no TCP port to race for with other processes on the machine
+    dist.init_process_group("gloo", init_method=f"file://{out}/rendezvous", rank=rank, world_size=world)
     try:
         rt = Runtime(rank=rank, world_size=world, local_rank=rank, device=torch.device("cpu"), distributed=True)
         for mode in ("ddp", "sharded"):
@@ -53,12 +53,6 @@ def _worker(rank: int, world: int, port: int, cfg_dict: dict, out: str) -> None:
                 torch.save(state, Path(out) / f"{mode}.pt")
     finally:
         dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +65,7 @@ def two_rank_states(tmp_path_factory, shard_dir, tokenizer_path):
         "optim.muon_momentum_warmup_steps": 0,
     })
     out = tmp_path_factory.mktemp("two_ranks")
-    mp.spawn(_worker, args=(2, _free_port(), to_dict(cfg), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, to_dict(cfg), str(out)), nprocs=2, join=True)
     return cfg, {m: torch.load(out / f"{m}.pt") for m in ("ddp", "sharded")}
 
 
