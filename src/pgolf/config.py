@@ -29,6 +29,10 @@ from pgolf.model.features.value_embed import ValueEmbedConfig
 from pgolf.model.features.value_residual import ValueResidualConfig
 from pgolf.model.features.xsa import XSAConfig
 from pgolf.model.init import InitConfig, OrthoInitConfig, SpectralEmbedInitConfig
+from pgolf.optim.schedule import WDTaperConfig
+from pgolf.train.averaging import EMAConfig, SWAConfig
+from pgolf.train.checkpoint import CheckpointConfig
+from pgolf.train.qat import QATConfig
 
 # ----------------------------------------------------------------------------------------------------------------
 # The tree
@@ -83,7 +87,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Muon on block matrices, Adam on embeddings and control tensors (the baseline's split)."""
+    """Muon on block matrices, Adam on embeddings and control tensors; `routing` names the seed's table."""
 
     matrix_lr: float = 0.04
     scalar_lr: float = 0.04
@@ -98,15 +102,25 @@ class OptimConfig:
     adam_betas: tuple[float, float] = (0.9, 0.95)
     adam_eps: float = 1e-8
     adam_wd: float = 0.0
-    grad_clip_norm: float = 0.0
+    grad_clip_norm: float = 0.0  # global L2 norm, after gradient reduction; 0 = off
+    # parameter → optimizer table (pgolf.optim.routing.TABLES): the baseline's or a seed's split
+    routing: Literal["baseline", "pr198", "pr295", "pr443", "pr601", "pr1473"] = "baseline"
+    muon_ns: Literal["ns5", "polar_express"] = "ns5"  # Newton–Schulz coefficients (fixed NS5 | per-step PE)
+    muon_row_norm: Literal["none", "after_ns", "before_ns"] = "none"  # #601 | MuonEq-R
+    muon_nesterov: bool = True
+    embed_wd: float | None = None  # weight decay of the token-embedding group; None = adam_wd
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """LR warmdown. `auto` is wallclock-based when train.max_wallclock_seconds > 0, else iteration-based."""
+    """LR warmdown. `auto` is wallclock-based when train.max_wallclock_seconds > 0, else iteration-based;
+    `fraction` decays over the last warmdown_frac of progress max(step/iterations, elapsed/cap)."""
 
     warmdown_iters: int = 1200
-    warmdown_mode: Literal["auto", "wallclock", "iterations"] = "auto"
+    warmdown_mode: Literal["auto", "wallclock", "iterations", "fraction"] = "auto"
+    warmdown_frac: float = 0.0  # used by warmdown_mode=fraction
+    min_lr: float = 0.0  # floor of the LR scale (#1787's MIN_LR); 0 = the seeds
+    wd_taper: WDTaperConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +138,12 @@ class TrainConfig:
     log_every: int = 200
     compile: bool = True  # torch.compile on CUDA; CPU always runs eager
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # multi-rank: DDP + round-robin Muon | no DDP, sharded Muon (reduce-scatter, own shard, all-gather)
+    distribution: Literal["ddp", "sharded"] = "ddp"
+    ema: EMAConfig | None = None  # weight averaging: at most one of ema / swa
+    swa: SWAConfig | None = None
+    qat: QATConfig | None = None
+    checkpoint: CheckpointConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -378,6 +398,9 @@ def config_hash(cfg) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+_BITS = {"none", *map(str, range(1, 17))}
+
+
 def validate(cfg: Config) -> Config:
     """Cross-field checks that single annotations cannot express."""
     m, t, e = cfg.model, cfg.train, cfg.eval
@@ -396,6 +419,21 @@ def validate(cfg: Config) -> Config:
         (e.seq_len >= 0 and e.stride >= 0, "eval.stride", "eval.seq_len and eval.stride must be ≥ 0"),
         (cfg.artifact.max_bytes > 0, "artifact.max_bytes", "must be > 0"),
         (0 < cfg.quant.clip_percentile <= 100, "quant.clip_percentile", "must be in (0, 100]"),
+        (t.ema is None or t.swa is None, "train.swa", "at most one of train.ema and train.swa may be set"),
+        (t.ema is None or 0 < t.ema.decay < 1, "train.ema.decay", "must be in (0, 1)"),
+        (t.swa is None or t.swa.every >= 1, "train.swa.every", "must be ≥ 1"),
+        (t.swa is None or 0 < t.swa.threshold <= 1, "train.swa.threshold", "must be in (0, 1]"),
+        (t.qat is None or t.qat.late_threshold is None or 0 < t.qat.late_threshold <= 1,
+         "train.qat.late_threshold", "must be in (0, 1] or none (QAT from step 0)"),
+        (t.qat is None or all(b.partition("=")[0].strip() and b.partition("=")[2].strip().lower() in _BITS
+                               for b in t.qat.bits), "train.qat.bits", "entries must be 'regex=bits' or 'regex=none'"),
+        (t.checkpoint is None or t.checkpoint.every >= 1, "train.checkpoint.every", "must be ≥ 1"),
+        (t.checkpoint is None or t.checkpoint.keep >= 1, "train.checkpoint.keep", "must be ≥ 1"),
+        (cfg.optim.muon_ns != "polar_express" or 1 <= cfg.optim.muon_ns_steps <= 5, "optim.muon_ns_steps",
+         "polar_express has 5 per-step tuples: must be in 1..5"),
+        (cfg.schedule.warmdown_mode != "fraction" or 0 < cfg.schedule.warmdown_frac <= 1,
+         "schedule.warmdown_frac", "must be in (0, 1] with warmdown_mode=fraction"),
+        (0 <= cfg.schedule.min_lr <= 1, "schedule.min_lr", "must be in [0, 1]"),
     ]
     for ok, key, msg in checks:
         if not ok:

@@ -12,7 +12,7 @@ explicitly (the run's AR calibration on prefixes 1…2047 saw other bases; see �
 Parameter banks (qo/kv/mlp_up/mlp_down) are the seed's distributed-optimizer storage; pgolf keeps per-layer names
 (blocks.{i}.attn.c_q …) and benchmarks/parity_seeds.py maps bank slices onto them.
 
-Not yet expressible here (the run did / effectively did):
+As run (the training lines are set below; export and final-eval lines are set where pgolf expresses them):
 * Parallel Muon over banks: bf16 momentum, batched NS5 (uncompiled), grad clip 0.3 on *local* gradients;
   bigram.proj and ve_shared.proj in the scalar AdamW group (not Muon).
 * EMA 0.997 (hard-coded) loaded at the end. "Tight SWA" (scale < 0.2, every 50) is collected but never applied:
@@ -29,6 +29,10 @@ from pgolf.model.layers import ntk_rope_base
 from pgolf.recipes.pr198 import BASE_CONTROLS
 from pgolf.recipes.pr601 import pr601
 from pgolf.recipes.registry import recipe
+
+# The run's late QAT toggled CastedLinear only — bigram.proj and ve_shared.proj — never the banked block matrices
+# (SPEC_SEEDS.md §1.6); reproduced as run. Set `train.qat.bits=()` for QAT on what the quant policy quantizes.
+QAT_1473 = (r"^(bigram|ve_shared)\.proj\.weight$=6", r".=none")
 
 
 @recipe("pr1473", "11L XSA-all + BigramHash 3072x112 + VE128 + LeakyReLU² + full GPTQ, lzma (PR #1473)",
@@ -53,6 +57,8 @@ def pr1473() -> Config:
         "train.seq_len": 2048, "train.batch_tokens": 786_432, "train.iterations": 20000,
         "train.max_wallclock_seconds": 600.0, "train.val_every": 4000, "train.log_every": 500,
         "schedule.warmdown_iters": 4000,
+        "optim.routing": "pr1473", "optim.muon_row_norm": "none", "train.distribution": "sharded",
+        "train.qat": {"late_threshold": 0.15, "scale": "absmax_floor", "bits": QAT_1473},
         "eval.seq_len": 2048, "eval.stride": 64,
         "artifact.codec": "lzma", "artifact.level": 9,
         "quant.control_patterns": (*BASE_CONTROLS, "smear", "ve_layer_scales", "ve_shared.scale"),

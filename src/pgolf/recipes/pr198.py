@@ -12,7 +12,7 @@ only length 2048 (train and eval); the recipe sets that base explicitly (SPEC_SE
 Optimizer: Muon lr 0.025, momentum 0.92→0.99 over 1500 steps, NS5, WD 0.04; AdamW (tok 0.035, scalar 0.025, WD
 0.04); grad clip 0.3. 786,432 tokens/step at seq 2048, 9000 iterations under the 600 s cap, wallclock warmdown 3000.
 
-Not yet expressible here (the run did; wired by the training/quantization/eval work):
+As run (the training lines are set below; export and final-eval lines are set where pgolf expresses them):
 * SWA: snapshot when LR scale < 0.5, every 200 steps (8 snapshots, steps 6000–7400), summed in the params' dtype.
 * QAT off (`QAT_ENABLED=0`); MTP heads off.
 * Export: int6 per-row absmax [−32, 31] with scale floor 1/31 on attn/MLP matrices, int8-percentile tok_emb and
@@ -50,7 +50,8 @@ def pr198() -> Config:
         "optim.matrix_lr": 0.025, "optim.scalar_lr": 0.025, "optim.tied_embed_lr": 0.035,
         "optim.muon_momentum": 0.99, "optim.muon_momentum_warmup_start": 0.92,
         "optim.muon_momentum_warmup_steps": 1500, "optim.muon_wd": 0.04, "optim.adam_wd": 0.04,
-        "optim.grad_clip_norm": 0.3,
+        "optim.grad_clip_norm": 0.3, "optim.routing": "pr198",
+        "train.swa": {"every": 200, "threshold": 0.5},
         "eval.seq_len": 2048, "eval.stride": 64,
         "artifact.codec": "zstd", "artifact.level": 22,
         "quant.control_patterns": (*BASE_CONTROLS, "smear"),

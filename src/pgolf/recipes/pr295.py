@@ -10,7 +10,7 @@ bigram.embed, not bigram.proj, is the orthogonal half of the BigramHash branch).
 train_seq_len=2048 and never triggers). SDPA (flash backend), as the run. 25,517,138 params.
 Optimizer: Muon lr 0.02 (WD 0.04), AdamW tok 0.03 / scalar 0.02 with WD 0.01. Periodic val every 500 steps.
 
-Not yet expressible here (the run did):
+As run (the training lines are set below; export and final-eval lines are set where pgolf expresses them):
 * QAT always on from step 0: STE fake-quant in every CastedLinear with > 65,536 elements, symmetric per-row
   s = max(rowmax, 1e-12)/L, clamp(round(w/s), −L, L), L = 15 for `.mlp.` and 31 for attention.
 * SWA: scale < 0.4, every 50 steps (24 snapshots, steps 5300–6450).
@@ -22,6 +22,10 @@ Not yet expressible here (the run did):
 from pgolf.config import Config, override
 from pgolf.recipes.pr198 import BASE_CONTROLS, pr198
 from pgolf.recipes.registry import recipe
+
+# QAT from step 0 on the CastedLinear matrices over 65,536 elements: MLP ±15 (int5), attention ±31 (int6), per-row
+# absmax scale (SPEC_SEEDS.md §1.6); everything else trains unquantized.
+QAT_295 = (r"^blocks\.\d+\.mlp\.(fc|proj)\.weight$=5", r"^blocks\.\d+\.attn\.(c_q|c_k|c_v|proj)\.weight$=6", r".=none")
 
 
 @recipe("pr295", "10L QAT int5/int6 + BigramHash 10240 + Backout + SVD init + SWA50 (PR #295)", parent="pr198",
@@ -41,6 +45,9 @@ def pr295() -> Config:
         "model.init.resid_mix": "depth_ramp",
         "train.seed": 42, "train.iterations": 20000, "train.val_every": 500,
         "optim.matrix_lr": 0.02, "optim.scalar_lr": 0.02, "optim.tied_embed_lr": 0.03, "optim.adam_wd": 0.01,
+        "optim.routing": "pr295",
+        "train.swa": {"every": 50, "threshold": 0.4},
+        "train.qat": {"scale": "absmax", "bits": QAT_295},
         "eval.seq_len": 0,
         "quant.control_patterns": (*BASE_CONTROLS, "smear", "backout_lambda", "bigram.scale"),
     })

@@ -8,7 +8,7 @@ both optimizers, the one `WEIGHT_DECAY` knob), SDPA, RoPE base 1e4. 25,517,137 p
 SWA_ENABLED=1` — so this recipe has no XSA, full RoPE, no LN scale (running the script's defaults gives a different
 model: EMA + XSA4 + partial RoPE + LN scale).
 
-Not yet expressible here (the run did):
+As run (the training lines are set below; export and final-eval lines are set where pgolf expresses them):
 * SWA: scale < 0.4, every 50 steps (24 snapshots, steps 5500–6650); EMA off.
 * Export: 3% magnitude pruning (uniform, every 2-D tensor > 65,536), int5 MLP / int6 attn (bigram.embed and
   bigram.proj int6, no size gate), fp16 `tok_emb` and `blocks.8.attn.c_k`, zstd-22.
@@ -33,5 +33,7 @@ def pr443() -> Config:
         "model.bigram_hash.buckets": 10240,
         "train.seed": 42, "train.iterations": 20000, "train.val_every": 500, "train.log_every": 100,
         "optim.matrix_lr": 0.02, "optim.scalar_lr": 0.02, "optim.tied_embed_lr": 0.03,
+        "optim.routing": "pr443",
+        "train.swa": {"every": 50, "threshold": 0.4},
         "quant.control_patterns": (*BASE_CONTROLS, "smear", "bigram.scale"),
     })

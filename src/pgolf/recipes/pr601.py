@@ -9,7 +9,7 @@ LRs 0.025/0.025/0.035, WD 0.04/0.04, 9500 iterations with an iteration-based war
 `MAX_WALLCLOCK_SECONDS=0`, but the run's late-QAT step (~8976 = where (9500−s)/3500 < 0.15) shows it ran the full
 9500 iterations, so the recipe sets no wallclock cap. 26,744,007 params.
 
-Not yet expressible here (the run did):
+As run (the training lines are set below; export and final-eval lines are set where pgolf expresses them):
 * Row-normalised Muon: after NS5 each row of the update is divided by its L2 norm (clamp 1e-7).
 * EMA 0.997 every step from the post-warmup weights (loaded at the end); SWA off.
 * Late QAT when scale < 0.15, by weight swap: W ← FQ_int6(W) for the step (per-row s = fp16(max(rowmax,1e-12)/31),
@@ -24,6 +24,10 @@ Not yet expressible here (the run did):
 from pgolf.config import Config, override
 from pgolf.recipes.pr443 import pr443
 from pgolf.recipes.registry import recipe
+
+# Late QAT by weight swap on every nn.Linear over 65,536 elements (the attention and MLP matrices), int6 [−32, 31]
+# with s = fp16(max(rowmax, 1e-12)/31) — MLP included, though the export stores it int5 (SPEC_SEEDS.md §1.6).
+QAT_601 = (r"^blocks\.\d+\.(attn\.(c_q|c_k|c_v|proj)|mlp\.(fc|proj))\.weight$=6", r".=none")
 
 
 @recipe("pr601", "11L Value Residual + Gated Attention + XSA4 + partial RoPE + LN scale, late QAT (PR #601)",
@@ -43,5 +47,8 @@ def pr601() -> Config:
         "train.max_wallclock_seconds": 0.0, "train.seed": 1337, "train.val_every": 1000, "train.log_every": 200,
         "schedule.warmdown_iters": 3500,
         "optim.matrix_lr": 0.025, "optim.scalar_lr": 0.025, "optim.tied_embed_lr": 0.035,
+        "optim.routing": "pr601", "optim.muon_row_norm": "after_ns",
+        "train.swa": None, "train.ema": {"decay": 0.997},
+        "train.qat": {"late_threshold": 0.15, "scale": "absmax_fp16", "bits": QAT_601},
         "eval.seq_len": 1024, "eval.stride": 128,
     })

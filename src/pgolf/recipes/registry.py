@@ -78,6 +78,8 @@ def tiny(cfg: Config) -> Config:
         changes["model.xsa.layers"] = rescale_layers(m.xsa.layers, m.num_layers, L)
     if m.backout is not None and m.backout.layer is not None:
         changes["model.backout.layer"] = rescale_index(m.backout.layer, m.num_layers, L)
+    if cfg.train.swa is not None:  # snapshots must fall inside a 20-step run's 5-step warmdown
+        changes["train.swa.every"] = min(cfg.train.swa.every, 2)
     if m.init.ortho is not None:
         changes["model.init.ortho.min_dim"] = max(1, round(m.init.ortho.min_dim * f))
         changes["model.init.ortho.min_numel"] = round((m.init.ortho.min_numel - 1) * f * f) + 1
