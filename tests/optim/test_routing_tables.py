@@ -156,3 +156,18 @@ def test_every_table_covers_the_pgolf_trunk():
             assert {n for n, _ in groups["muon"]} == {n for n, p in model.named_parameters()
                                                       if n.startswith("blocks.") and p.ndim == 2
                                                       and "resid_mix" not in n}, name
+
+
+@pytest.mark.parametrize("seed", list(TABLES))
+def test_recipe_models_route_as_the_seeds_did(seed):
+    """The pgolf model of each recipe at full size (meta device), routed by the table the recipe names, gives the
+    groups the seed's own setup code would build from the same parameter names."""
+    from pgolf.model.gpt import GPT
+    from pgolf.recipes import get_recipe
+
+    cfg = get_recipe(seed).build()
+    assert cfg.optim.routing == seed
+    with torch.device("meta"):
+        model = GPT(cfg.model)
+    got = {k: {n for n, _ in v} for k, v in route(model, TABLES[cfg.optim.routing](cfg)).items()}
+    assert got == seeds_own_groups(model, seed)
