@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                      "val_bpb_prequant": s["val_bpb_prequant"], "model_bytes": s["model_bytes"],
                      "train_seconds": s["train_seconds"], "wall_seconds": time.perf_counter() - t0})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print(f"| recipe (--tiny) | params | steps | pre-quant bpb | round-trip bpb | model bytes | train s |")
+    print("| recipe (--tiny) | params | steps | pre-quant bpb | round-trip bpb | model bytes | train s |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['recipe']} | {r['params']:,} | {r['steps']} | {r['val_bpb_prequant']:.4f} | {r['val_bpb']:.4f} "
