@@ -18,7 +18,7 @@ from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
 from pgolf.errors import PgolfError
 from pgolf.eval.bpb import DeviceLUT
-from pgolf.eval.run import evaluate
+from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
@@ -99,7 +99,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         log(f"priming done in {time.perf_counter() - t_prime:.1f} s (state restored)")
 
     def validate_at(step: int) -> None:
-        r = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+        r, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
         log(f"val step {step} | val_loss {r.val_loss:.4f} | val_bpb {r.val_bpb:.4f}")
         log.metrics(step=step, val_loss=r.val_loss, val_bpb=r.val_bpb)
 
@@ -107,7 +107,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
 
     t_eval = time.perf_counter()
-    pre = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+    pre, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
     log(f"pre-quant val_loss {pre.val_loss:.4f} | val_bpb {pre.val_bpb:.4f}")
     path = out_dir / ARTIFACT_NAME
     info = {}
@@ -117,7 +117,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         torch.distributed.barrier()
     _, state, rinfo = load_artifact(path)
     model.load_state_dict(state, strict=True)
-    post = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+    post, ttt_stats = evaluate_config(model, val, e, T_eval, lut, rt)
     eval_seconds = time.perf_counter() - t_eval
     model_bytes = rinfo["file_bytes"]
     code_bytes = package_code_bytes()
@@ -131,6 +131,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss, "val_bpb_prequant": pre.val_bpb,
         "val_loss_prequant": pre.val_loss, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
         "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
+        "eval_doc_aware": e.doc_aware, "eval_ttt": ttt_stats,
         "artifact_bytes": total, "model_bytes": model_bytes, "code_bytes": code_bytes,
         "code_bytes_method": CODE_BYTES_METHOD, "max_bytes": cfg.artifact.max_bytes, "within_budget": within,
         "codec": rinfo["codec"], "params": n_params, "steps": res.steps, "stopped_by": res.stopped_by,
