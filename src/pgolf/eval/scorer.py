@@ -37,17 +37,14 @@ def bucket_length(length: int, seq_len: int) -> int:
     return min(b, seq_len)
 
 
-def window_batch(stream: Tensor, wins: list[Window], rows: int, L: int) -> tuple[Tensor, Tensor, Tensor]:
-    """(x, y, scored mask), each (rows, L): windows padded after their end with 0, missing rows all-masked."""
+def window_batch(stream: Tensor, wins: list[Window] | Tensor, rows: int, L: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(x, y, scored mask), each (rows, L): windows padded after their end with 0, missing rows all-masked.
+    wins: Windows, or an (n, 3) int64 tensor of them already on the stream's device."""
     dev = stream.device
-    n = len(wins)
-    starts = torch.zeros(rows, dtype=torch.int64)
-    lengths = torch.zeros(rows, dtype=torch.int64)
-    firsts = torch.zeros(rows, dtype=torch.int64)
-    if n:
-        w = torch.tensor(wins, dtype=torch.int64)
-        starts[:n], lengths[:n], firsts[:n] = w[:, 0], w[:, 1], w[:, 2]
-    starts, lengths, firsts = starts.to(dev), lengths.to(dev), firsts.to(dev)
+    w = wins if isinstance(wins, Tensor) else torch.tensor(wins, dtype=torch.int64).view(-1, 3).to(dev)
+    if w.size(0) < rows:
+        w = torch.cat((w, torch.zeros(rows - w.size(0), 3, dtype=torch.int64, device=dev)))
+    starts, lengths, firsts = w[:, 0], w[:, 1], w[:, 2]
     ar = torch.arange(L + 1, device=dev)
     pos = (starts[:, None] + ar[None, :]).clamp_max(stream.numel() - 1)
     idx = torch.where(ar[None, :] <= lengths[:, None], stream[pos], torch.zeros((), dtype=stream.dtype, device=dev))
@@ -72,7 +69,9 @@ class WindowScorer:
             import torch._dynamo
 
             # one graph per bucket shape and grad mode; never fall back to eager silently for lack of cache room
-            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+            dc = torch._dynamo.config
+            key = "recompile_limit" if hasattr(dc, "recompile_limit") else "cache_size_limit"
+            setattr(dc, key, max(getattr(dc, key), 64))
             fn = torch.compile(fn, dynamic=False, backend=backend)
         self.fn = fn
         self.warmup_seconds = 0.0
@@ -121,9 +120,10 @@ class WindowScorer:
         kept: list[Tensor | None] = [None] * len(wins) if keep else []
         for L, ids in sorted(groups.items()):
             rows = self.rows(L)
+            table = torch.tensor([wins[i] for i in ids], dtype=torch.int64).to(stream.device)
             for b in range(0, len(ids), rows):
                 part = ids[b : b + rows]
-                x, y, mask = window_batch(stream, [wins[i] for i in part], rows, L)
+                x, y, mask = window_batch(stream, table[b : b + rows], rows, L)
                 nll = self.losses(x, y).float()
                 acc.add_masked(nll, x, y, mask)
                 if keep:
