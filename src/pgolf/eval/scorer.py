@@ -47,7 +47,7 @@ def window_batch(stream: Tensor, wins: list[Window] | Tensor, rows: int, L: int)
     starts, lengths, firsts = w[:, 0], w[:, 1], w[:, 2]
     ar = torch.arange(L + 1, device=dev)
     pos = (starts[:, None] + ar[None, :]).clamp_max(stream.numel() - 1)
-    idx = torch.where(ar[None, :] <= lengths[:, None], stream[pos], torch.zeros((), dtype=stream.dtype, device=dev))
+    idx = torch.where(ar[None, :] <= lengths[:, None], stream[pos].long(), torch.zeros((), dtype=torch.int64, device=dev))
     p = ar[None, :L]
     mask = (p >= firsts[:, None]) & (p < lengths[:, None])
     return idx[:, :-1], idx[:, 1:], mask
@@ -112,7 +112,7 @@ class WindowScorer:
 
     @torch.inference_mode()
     def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False) -> list[Tensor]:
-        """Score `wins` (any lengths ≤ T) on `stream` (int64, on device). keep → per-window NLL of the scored
+        """Score `wins` (any lengths ≤ T) on `stream` (integer ids, on device). keep → per-window NLL of the scored
         targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping)."""
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(wins):

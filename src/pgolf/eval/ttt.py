@@ -84,7 +84,7 @@ def train_sequences(tok: Tensor, L: int) -> tuple[Tensor, Tensor, Tensor]:
     """Cut n+1 tokens into ⌈n/L⌉ rows of (x, y, mask) of length L; the last row is padded and masked."""
     n = tok.numel() - 1
     rows = -(-n // L)
-    pad = torch.zeros(rows * L + 1, dtype=tok.dtype, device=tok.device)
+    pad = torch.zeros(rows * L + 1, dtype=torch.int64, device=tok.device)
     pad[: n + 1] = tok
     x, y = pad[:-1].view(rows, L), pad[1:].view(rows, L)
     mask = (torch.arange(rows * L, device=tok.device) < n).view(rows, L)
