@@ -55,7 +55,7 @@ def test_eval_json_reports_the_pass_and_its_timings(capsys, artifact, shard_dir,
                    doc_aware=True)
     assert d["val_bpb"] == pytest.approx(ref.val_bpb, rel=1e-9) and d["scored_tokens"] == 1024
     assert d["scored_bytes"] == ref.scored_bytes and d["doc_aware"] and d["stride"] == 16 and d["ttt"] is None
-    parts = d["load_seconds"] + d["data_seconds"] + d["warmup_seconds"] + d["eval_seconds"]
+    parts = d["startup_seconds"] + d["load_seconds"] + d["data_seconds"] + d["warmup_seconds"] + d["eval_seconds"]
     assert 0 <= d["decompress_seconds"] <= d["load_seconds"] and parts <= d["total_seconds"]
     assert d["partial"] and not d["compile"] and "rope: eval length 64" in d["rope"]
 

@@ -4,10 +4,11 @@
 `--ttt MODE key=value …` picks full-model or per-document LoRA test-time training and tunes it with keys of the
 eval.ttt block (e.g. `--ttt lora lr=3e-4 lora.rank=16 chunk_tokens=128`; `pgolf recipes show` lists them).
 
-Timing is end to end from the start of the command: `load_seconds` (read + decompress + dequantize + build the
-model; `decompress_seconds` is its decompression part), `data_seconds` (val shards, tokenizer, byte tables),
-`warmup_seconds` (compile warm-up on random tokens; ~0 when eager), `eval_seconds` (the scoring pass, TTT
-included), and `total_seconds` (everything, imports of the command included).
+Timing is end to end from the start of the command: `startup_seconds` (imports, runtime/process group),
+`load_seconds` (read + decompress + dequantize + build the model; `decompress_seconds` is its decompression part),
+`data_seconds` (val shards, tokenizer, byte tables), `warmup_seconds` (compile warm-up on random tokens, TTT's
+training graphs included; 0 when eager), `eval_seconds` (the scoring pass, TTT included), and `total_seconds`
+(everything; the parts sum to it up to the final bookkeeping).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def cmd_eval(args) -> int:
     T = e.seq_len
     rt = init_runtime(args.device)
     t1 = time.perf_counter()
+    t_start = t1 - t0
     model, info = load_model(Path(args.artifact), rt.device)
     t_load = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -88,7 +90,8 @@ def cmd_eval(args) -> int:
         t_eval -= ttt_stats["warmup_seconds"]
     out = {**r.to_dict(), "seq_len": T, "stride": e.stride or T, "doc_aware": e.doc_aware, "ttt": ttt_stats,
            "eval_config": to_dict(e), "model_bytes": info["file_bytes"], "codec": info["codec"],
-           "decompress_seconds": info["decompress_seconds"], "load_seconds": t_load, "data_seconds": t_data,
+           "startup_seconds": t_start, "decompress_seconds": info["decompress_seconds"], "load_seconds": t_load,
+           "data_seconds": t_data,
            "warmup_seconds": warm, "eval_seconds": t_eval, "total_seconds": time.perf_counter() - t0,
            "compile": compile, "device": rt.describe(), "world_size": rt.world_size,
            "partial": bool(e.max_tokens), "rope": rope_note(model, T)}
@@ -97,13 +100,15 @@ def cmd_eval(args) -> int:
             print_json(out)
         else:
             mode = ("doc-aware " if e.doc_aware else "") + (f"stride {e.stride}" if e.stride else "standard")
-            if e.ttt is not None:
-                mode += f" + TTT {ttt_stats['method']}"
+            if e.ttt is not None and e.ttt.lora is not None:
+                mode = f"per-document LoRA TTT, chunks of {e.ttt.chunk_tokens} (doc-aware by construction)"
+            elif e.ttt is not None:
+                mode += f" + full-model TTT, chunks of {e.ttt.chunk_tokens}"
             print(f"val_bpb {r.val_bpb:.6f} | val_loss {r.val_loss:.6f} | {r.scored_tokens:,} tokens, "
                   f"{r.scored_bytes:,} bytes | T {T}, {mode}")
-            print(f"time {out['total_seconds']:.1f} s end to end = load {t_load:.2f} (decompress "
-                  f"{out['decompress_seconds']:.2f}) + data {t_data:.2f} + warm-up {warm:.2f} + eval {t_eval:.2f}"
-                  f" | {rt.describe()} | {out['rope']}")
+            print(f"time {out['total_seconds']:.1f} s end to end = startup {t_start:.2f} + load {t_load:.2f} "
+                  f"(decompress {out['decompress_seconds']:.2f}) + data {t_data:.2f} + warm-up {warm:.2f} + eval "
+                  f"{t_eval:.2f} | {rt.describe()} | {out['rope']}")
     shutdown(rt)
     return 0
 
