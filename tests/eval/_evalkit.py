@@ -55,5 +55,5 @@ def tables(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return base, space, boundary
 
 
-def lut(seed: int = 0) -> DeviceLUT:
-    return DeviceLUT(ByteLUT(*tables(seed)), torch.device("cpu"))
+def lut(seed: int = 0, device: str = "cpu") -> DeviceLUT:
+    return DeviceLUT(ByteLUT(*tables(seed)), torch.device(device))

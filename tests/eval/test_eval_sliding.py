@@ -110,9 +110,7 @@ def test_compiled_cuda_scoring_matches_eager_cuda():
     model = tiny_model().to(rt.device)
     T = 64
     tokens = trim_val(stream(4000, seed=1, docs=20), T)
-    L = lut()
-    cl = type(L).__new__(type(L))
-    cl.base, cl.space, cl.boundary = L.base.cuda(), L.space.cuda(), L.boundary.cuda()
+    cl = lut(device="cuda")
     for doc in (False, True):
         a = evaluate(model, tokens, T, 16, 64 * T, cl, rt, doc_aware=doc, compile=False)
         b = evaluate(model, tokens, T, 16, 64 * T, cl, rt, doc_aware=doc, compile=True)

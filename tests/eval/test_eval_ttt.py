@@ -170,17 +170,43 @@ def test_lora_under_compile_equals_eager(model):
 
     tokens = trim_val(stream(300, seed=16, docs=3), T)
     plan = sliding_plan(tokens, T, 8, True)
-    sc = WindowScorer(model, T, 3 * T, RT.device, compile=True, backend="aot_eager")
-    before = eval_plan(model, tokens, plan, T, lut(), RT, 3 * T, scorer=sc)[0]  # traces without hooks
-    eager = eval_ttt_lora(model, tokens, T, LORA, lut(), RT).result
-    comp = eval_ttt_lora(model, tokens, T, LORA, lut(), RT, compile=True, backend="aot_eager")
-    assert comp.result.val_loss == pytest.approx(eager.val_loss, rel=1e-5) and comp.stats["warmup_seconds"] > 0
-    sc = WindowScorer(model, T, 3 * T, RT.device, compile=True, backend="aot_eager")
-    after = eval_plan(model, tokens, plan, T, lut(), RT, 3 * T, scorer=sc)[0]  # hooks gone again
-    assert after.val_loss == pytest.approx(before.val_loss, rel=1e-6)
+    for p in model.parameters():  # as LoRA TTT will have them, so that no other guard forces a retrace
+        p.requires_grad_(False)
+    try:
+        sc = WindowScorer(model, T, 3 * T, RT.device, compile=True, backend="aot_eager")
+        before = eval_plan(model, tokens, plan, T, lut(), RT, 3 * T, scorer=sc)[0]  # traced without hooks
+        eager = eval_ttt_lora(model, tokens, T, LORA, lut(), RT).result
+        comp = eval_ttt_lora(model, tokens, T, LORA, lut(), RT, compile=True, backend="aot_eager")
+        assert comp.result.val_loss == pytest.approx(eager.val_loss, rel=1e-5) and comp.stats["warmup_seconds"] > 0
+        assert abs(eager.val_loss - before.val_loss) > 1e-3  # the adapters matter, so a stale graph would show
+        sc = WindowScorer(model, T, 3 * T, RT.device, compile=True, backend="aot_eager")
+        after = eval_plan(model, tokens, plan, T, lut(), RT, 3 * T, scorer=sc)[0]  # hooks gone again
+        assert after.val_loss == pytest.approx(before.val_loss, rel=1e-6)
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
 
 
 def test_lora_targets_must_name_casted_linear_layers(model):
     bad = TTTConfig(chunk_tokens=8, lora=LoRATTTConfig(targets=("attn.c_x",)))
     with pytest.raises(PgolfError, match="eval.ttt.lora.targets=attn.c_x: matches no CastedLinear"):
         eval_ttt_lora(model, trim_val(stream(100), T), T, bad, lut(), RT)
+
+
+@pytest.mark.gpu
+def test_ttt_compiled_on_cuda_matches_eager_cuda():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rt = init_runtime("cuda")
+    model = tiny_model(seed=1).to(rt.device)
+    tokens = trim_val(stream(3000, seed=17, docs=12), T)
+    L = lut(device="cuda")
+    for t in (FULL, LORA):
+        runs = []
+        for compile in (False, True):
+            if t.lora is None:
+                runs.append(eval_ttt_full(model, tokens, T, 8, False, t, L, rt, 4 * T, compile=compile).result)
+            else:
+                runs.append(eval_ttt_lora(model, tokens, T, t, L, rt, compile=compile).result)
+        assert runs[0].scored_bytes == runs[1].scored_bytes
+        assert runs[1].val_bpb == pytest.approx(runs[0].val_bpb, rel=5e-3)  # bf16 autocast both ways
