@@ -81,6 +81,29 @@ def test_eval_human_line(capsys, artifact, shard_dir, tokenizer_path):
     assert rc == 0 and out.startswith("val_bpb ") and "standard" in out and "end to end" in out
 
 
+def test_eval_rope_base_flag(capsys, artifact, shard_dir, tokenizer_path):
+    """--rope-base gives the same result as evaluating a model whose config has that base, and says so."""
+    from dataclasses import replace
+
+    argv = ["eval", artifact, "--data", shard_dir, "--tokenizer", tokenizer_path, "--seq-len", 128, "--stride", 64,
+            "--max-tokens", 1024, "--batch-tokens", 1024, "--json"]
+    rc, out, err = run(capsys, *argv, "--rope-base", 40000)
+    assert rc == 0, err
+    d = json.loads(out)
+    model, _ = load_model(artifact)
+    rebuilt = GPT(replace(model.cfg, rope_base=40000.0))
+    rebuilt.load_state_dict(model.state_dict())
+    sp = load_sentencepiece(tokenizer_path)
+    val = trim_val(np.asarray(load_split(shard_dir, "val", 512)), 128, 1024)
+    lut = DeviceLUT(byte_luts(sp, 512), torch.device("cpu"))
+    ref = evaluate(rebuilt, val, 128, 64, 1024, lut, init_runtime("cpu"))
+    plain = evaluate(model, val, 128, 64, 1024, lut, init_runtime("cpu"))
+    assert d["val_bpb"] == pytest.approx(ref.val_bpb, rel=1e-9) and d["val_bpb"] != pytest.approx(plain.val_bpb)
+    assert d["rope_base"] == 40000.0 and "base 40000 set for this evaluation" in d["rope"]
+    rc, _, err = run(capsys, *argv, "--rope-base", -1)
+    assert rc == 2 and "--rope-base: expected a positive number" in err
+
+
 @pytest.mark.parametrize("words,msg", [
     (["--ttt", "lora", "chunk_tokens=100"], "eval.ttt.chunk_tokens: must be ≤ the eval sequence length 64"),
     (["--ttt", "lora", "lora.targets=attn.nope"], "eval.ttt.lora.targets=attn.nope: matches no"),

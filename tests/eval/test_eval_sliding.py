@@ -116,3 +116,26 @@ def test_compiled_cuda_scoring_matches_eager_cuda():
         b = evaluate(model, tokens, T, 16, 64 * T, cl, rt, doc_aware=doc, compile=True)
         assert (a.scored_tokens, a.scored_bytes) == (b.scored_tokens, b.scored_bytes)
         assert b.val_bpb == pytest.approx(a.val_bpb, rel=2e-3)  # bf16 autocast; fusion changes rounding only
+
+
+def test_eval_length_above_training_length_with_an_explicit_rope_base():
+    """set_rope_base(model, b) computes what a model built with base b computes (same weights), at any eval length;
+    a long sliding eval then equals the per-token brute force of that model."""
+    from pgolf.config import ModelConfig
+    from pgolf.eval.sliding import rope_note, set_rope_base
+    from pgolf.model.gpt import GPT
+
+    model = tiny_model(seed=3)
+    cfg = ModelConfig(num_layers=2, model_dim=32, num_heads=2, num_kv_heads=1, vocab_size=64, rope_base=20452.0)
+    other = GPT(cfg).eval()
+    other.load_state_dict(model.state_dict())
+    x = torch.from_numpy(stream(129, seed=5)[:128].astype(np.int64))[None]
+    with torch.no_grad():
+        before = model.logits(x)
+        assert set_rope_base(model, 20452.0) == 2 and model.cfg.rope_base == 20452.0
+        assert not torch.allclose(before, model.logits(x), atol=1e-4)  # the base matters at this length
+        assert torch.equal(model.logits(x), other.logits(x))
+    assert "base 20452 set for this evaluation" in rope_note(model, 64, overridden=True)
+    tokens = trim_val(stream(200, seed=6, docs=1), 64)
+    check(eval_sliding(model, tokens, 64, 16, 2, lut(), RT), brute(other, tokens, lambda j: 0 if j <= 64 else
+                                                                  min(-(-(j - 64) // 16) * 16, tokens.size - 1 - 64)))

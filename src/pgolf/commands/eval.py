@@ -1,5 +1,9 @@
 """`pgolf eval ARTIFACT --data DIR --tokenizer FILE [--seq-len N] [--stride N] [--doc-aware]
-[--ttt full|lora [key=value …]] [--json]`.
+[--ttt full|lora [key=value …]] [--rope-base B] [--json]`.
+
+The eval length T (--seq-len) may differ from the training length. RoPE is never rescaled implicitly: positions
+0..T−1 use the base in the artifact's model config, unless --rope-base sets another one for this evaluation; the
+output's `rope` line says which.
 
 `--ttt MODE key=value …` picks full-model or per-document LoRA test-time training and tunes it with keys of the
 eval.ttt block (e.g. `--ttt lora lr=3e-4 lora.rank=16 chunk_tokens=128`; `pgolf recipes show` lists them).
@@ -28,6 +32,8 @@ def eval_config(args):
     T = args.seq_len
     if T <= 0:
         raise PgolfError(f"--seq-len: expected a positive integer, got {T}")
+    if args.rope_base is not None and not args.rope_base > 0:
+        raise PgolfError(f"--rope-base: expected a positive number, got {args.rope_base}")
     if args.stride < 0 or args.stride > T:
         raise PgolfError(f"--stride: expected 0..{T} (0 = non-overlapping), got {args.stride}")
     mode, *words = args.ttt or ["none"]
@@ -58,7 +64,7 @@ def cmd_eval(args) -> int:
     from pgolf.eval.plan import sliding_plan
     from pgolf.eval.run import evaluate_config, rank_batch
     from pgolf.eval.scorer import WindowScorer
-    from pgolf.eval.sliding import rope_note
+    from pgolf.eval.sliding import rope_note, set_rope_base
     from pgolf.eval.standard import trim_val
     from pgolf.runtime.dist import init_runtime, shutdown
 
@@ -68,6 +74,8 @@ def cmd_eval(args) -> int:
     t1 = time.perf_counter()
     t_start = t1 - t0
     model, info = load_model(Path(args.artifact), rt.device)
+    if args.rope_base is not None:
+        set_rope_base(model, args.rope_base)
     t_load = time.perf_counter() - t1
     t2 = time.perf_counter()
     sp = load_sentencepiece(args.tokenizer)
@@ -94,7 +102,8 @@ def cmd_eval(args) -> int:
            "data_seconds": t_data,
            "warmup_seconds": warm, "eval_seconds": t_eval, "total_seconds": time.perf_counter() - t0,
            "compile": compile, "device": rt.describe(), "world_size": rt.world_size,
-           "partial": bool(e.max_tokens), "rope": rope_note(model, T)}
+           "partial": bool(e.max_tokens), "rope_base": float(model.cfg.rope_base),
+           "rope": rope_note(model, T, overridden=args.rope_base is not None)}
     if rt.is_main:
         if args.json:
             print_json(out)
@@ -120,6 +129,9 @@ def register(sub) -> None:
     e.add_argument("--tokenizer", required=True)
     e.add_argument("--seq-len", type=int, default=1024, help="eval window length T (RoPE as configured in the model)")
     e.add_argument("--stride", type=int, default=0, help="sliding-window stride (0 = non-overlapping windows)")
+    e.add_argument("--rope-base", type=float, default=None,
+                   help="RoPE base for this evaluation (default: the model's own; e.g. an NTK base when --seq-len "
+                        "exceeds the training length)")
     e.add_argument("--doc-aware", action="store_true", help="keep every window inside one BOS-delimited document")
     e.add_argument("--ttt", nargs="+", metavar="MODE [key=value]",
                    help="score-first test-time training: `full` (whole model, SGD over stream chunks) or `lora` "

@@ -32,11 +32,33 @@ def device_stream(tokens: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.asarray(tokens, dtype=np.int32)).to(device)
 
 
-def rope_note(model: nn.Module, seq_len: int) -> str:
+def rope_note(model: nn.Module, seq_len: int, overridden: bool = False) -> str:
     """One log line saying which RoPE the model will use at eval length T."""
     bases = sorted({float(m.base) for m in model.modules() if hasattr(m, "inv_freq") and hasattr(m, "base")})
     where = ", ".join(f"{b:g}" for b in bases) or "none found"
-    return f"rope: eval length {seq_len}, base {where} as configured in the model (no implicit rescaling)"
+    how = "set for this evaluation (--rope-base)" if overridden else "as configured in the model"
+    return f"rope: eval length {seq_len}, base {where} {how} (no implicit rescaling)"
+
+
+def set_rope_base(model: nn.Module, base: float) -> int:
+    """Give every Rotary of the model the RoPE base `base` (an explicit eval-time choice, e.g. an NTK base for an
+    eval length above the training length); weights are untouched. Returns the number of Rotary modules changed."""
+    from dataclasses import replace
+
+    from pgolf.model.layers import Rotary
+
+    if not base > 0:
+        raise ValueError(f"RoPE base must be > 0, got {base}")
+    n = 0
+    for m in model.modules():
+        if isinstance(m, Rotary):
+            fresh = Rotary(m.rope_dims, base=base)  # rope_dims rotated dims: the same inv_freq ladder at `base`
+            m.inv_freq.copy_(fresh.inv_freq.to(m.inv_freq.device))
+            m.base = base
+            n += 1
+    if n and hasattr(model, "cfg") and hasattr(model.cfg, "rope_base"):
+        model.cfg = replace(model.cfg, rope_base=base)
+    return n
 
 
 def eval_plan(model: nn.Module, tokens: np.ndarray, plan: list[Window], seq_len: int, lut: DeviceLUT,
