@@ -198,7 +198,8 @@ def cmd_pr198(a) -> dict:
         state["smear.gate"] = torch.full_like(pr.smear.gate, -1e4)  # sigmoid(−1e4) = 0: SmearGate off exactly
         pr.load_state_dict(state, strict=True)
         pr.eval()
-        x = torch.from_numpy(val[: 4 * T].astype(np.int64)).view(4, T).to(rt.device)
+        rows = min(4, N // T)  # up to 4 windows of inputs (a short --max-tokens may hold fewer)
+        x = torch.from_numpy(val[: rows * T].astype(np.int64)).view(rows, T).to(rt.device)
         with torch.no_grad(), rt.autocast():
             delta = (pr.forward_logits(x).float() - model.logits(x).float()).abs().max().item()
         luts = mod.build_sentencepiece_luts(sp, vocab, rt.device)
