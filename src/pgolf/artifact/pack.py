@@ -41,7 +41,7 @@ def pack(arrays: dict[str, Tensor], meta: dict) -> bytes:
         t = arrays[name].detach().cpu().contiguous()
         if t.dtype not in _NAMES:
             raise ValueError(f"{name}: dtype {t.dtype} cannot be stored")
-        raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""  # 0-dim: flatten first
         entries.append([name, _NAMES[t.dtype], list(t.shape), off, len(raw)])
         chunks.append(raw)
         off += len(raw)
