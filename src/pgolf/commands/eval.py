@@ -62,7 +62,7 @@ def cmd_eval(args) -> int:
     from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
     from pgolf.eval.bpb import DeviceLUT
     from pgolf.eval.plan import sliding_plan
-    from pgolf.eval.run import evaluate_config, rank_batch
+    from pgolf.eval.run import evaluate_config, model_bos, rank_batch
     from pgolf.eval.scorer import WindowScorer
     from pgolf.eval.sliding import rope_note, set_rope_base
     from pgolf.eval.standard import trim_val
@@ -87,7 +87,7 @@ def cmd_eval(args) -> int:
     warm = 0.0
     if compile and e.ttt is None:  # compile every shape the pass uses, on random tokens, outside the timed pass
         model.eval()
-        plan = sliding_plan(val, T, e.stride, e.doc_aware)
+        plan = sliding_plan(val, T, e.stride, e.doc_aware, model_bos(model))
         scorer = WindowScorer(model, T, rank_batch(e.batch_tokens, rt), rt.device, rt.autocast, compile=True)
         warm = scorer.warmup(scorer.shapes(plan), model.cfg.vocab_size, grad=False)
     t3 = time.perf_counter()

@@ -1,7 +1,7 @@
 """One entry point for scoring a model on a val stream.
 
 stride 0 (or ≥ T) = the standard non-overlapping windows, else sliding windows; `doc_aware` keeps windows inside
-documents; `ttt` runs score-first test-time training (full-model, or per-document LoRA when `ttt.lora` is set —
+documents (split at the model's `cfg.bos_id`); `ttt` runs score-first test-time training (full-model, or per-document LoRA when `ttt.lora` is set —
 that variant is document-aware by construction and its chunk size plays the role of the stride). Every path
 scores each target of the trimmed stream exactly once, so `scored_tokens`/`scored_bytes` are the same for all.
 `batch_tokens` is global: each rank runs batches of batch_tokens / world_size tokens.
@@ -14,7 +14,7 @@ from torch import nn
 
 from pgolf.config import EvalConfig, TTTConfig
 from pgolf.eval.bpb import DeviceLUT, EvalResult
-from pgolf.eval.plan import sliding_plan
+from pgolf.eval.plan import BOS_ID, sliding_plan
 from pgolf.eval.sliding import eval_plan
 from pgolf.eval.ttt import TTTResult
 from pgolf.runtime.dist import Runtime
@@ -23,9 +23,15 @@ from pgolf.runtime.dist import Runtime
 def evaluate(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_tokens: int, lut: DeviceLUT,
              rt: Runtime, doc_aware: bool = False, compile: bool = False) -> EvalResult:
     """tokens: the trimmed val stream (1 + k·T)."""
-    plan = sliding_plan(tokens, seq_len, stride, doc_aware)
+    plan = sliding_plan(tokens, seq_len, stride, doc_aware, model_bos(model))
     return eval_plan(model, tokens, plan, seq_len, lut, rt, rank_batch(batch_tokens, rt),
                      compile=compile and rt.is_cuda)[0]
+
+
+def model_bos(model: nn.Module) -> int:
+    """The document separator of document-aware plans: the model's `cfg.bos_id` (the token its BOS-aware features
+    reset at), 1 for a model without one."""
+    return int(getattr(getattr(model, "cfg", None), "bos_id", BOS_ID))
 
 
 def rank_batch(batch_tokens: int, rt: Runtime) -> int:
@@ -39,11 +45,11 @@ def evaluate_ttt(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int
     if ttt.lora is not None:
         from pgolf.eval.ttt_lora import eval_ttt_lora
 
-        return eval_ttt_lora(model, tokens, seq_len, ttt, lut, rt, compile=compile)
+        return eval_ttt_lora(model, tokens, seq_len, ttt, lut, rt, compile=compile, bos_id=model_bos(model))
     from pgolf.eval.ttt import eval_ttt_full
 
     return eval_ttt_full(model, tokens, seq_len, stride, doc_aware, ttt, lut, rt, rank_batch(batch_tokens, rt),
-                         compile=compile)
+                         compile=compile, bos_id=model_bos(model))
 
 
 def evaluate_config(model: nn.Module, tokens: np.ndarray, e: EvalConfig, seq_len: int, lut: DeviceLUT,

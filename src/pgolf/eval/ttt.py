@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from pgolf.config import QuantConfig, TTTConfig
 from pgolf.errors import PgolfError
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
-from pgolf.eval.plan import Window, sliding_plan, split_for_rank
+from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank
 from pgolf.eval.score_first import Ledger, Released, ScoredChunk, score_first
 from pgolf.eval.scorer import WindowScorer
 from pgolf.eval.sliding import device_stream
@@ -127,9 +127,9 @@ def adapt_full_model(released: Released, scorer: WindowScorer, params: list[nn.P
 
 def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, doc_aware: bool,
                   t: TTTConfig, lut: DeviceLUT, rt: Runtime, batch_tokens: int, compile: bool = False,
-                  keep: bool = False, scorer: WindowScorer | None = None) -> TTTResult:
+                  keep: bool = False, scorer: WindowScorer | None = None, bos_id: int = BOS_ID) -> TTTResult:
     """Score-first full-model TTT over the plan of (seq_len, stride, doc_aware); weights restored afterwards."""
-    plan = sliding_plan(tokens, seq_len, stride, doc_aware)
+    plan = sliding_plan(tokens, seq_len, stride, doc_aware, bos_id)
     chunks = chunk_plan(plan, t.chunk_tokens)
     named = select_params(model, t.params)
     if not named:
