@@ -52,6 +52,13 @@ class BpbAccumulator:
         self.tokens += nll.numel()
         self.bytes += self.lut.target_bytes(prev, tgt).sum().to(torch.float64)
 
+    def add_masked(self, nll: Tensor, prev: Tensor, tgt: Tensor, mask: Tensor) -> None:
+        """Same as add(nll[mask], …) without a device sync: masked sums in float64."""
+        zero = torch.zeros((), dtype=torch.float64, device=nll.device)
+        self.nll += torch.where(mask, nll.to(torch.float64), zero).sum()
+        self.tokens += mask.sum().to(torch.float64)
+        self.bytes += torch.where(mask, self.lut.target_bytes(prev, tgt).to(torch.float64), zero).sum()
+
     def result(self, rt: Runtime | None = None) -> EvalResult:
         if rt is not None:
             for t in (self.nll, self.tokens, self.bytes):

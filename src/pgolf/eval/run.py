@@ -1,19 +1,61 @@
-"""One entry point for scoring a model on a val stream: standard when stride is 0 or ≥ T, else sliding."""
+"""One entry point for scoring a model on a val stream.
+
+stride 0 (or ≥ T) = the standard non-overlapping windows, else sliding windows; `doc_aware` keeps windows inside
+documents (split at the model's `cfg.bos_id`); `ttt` runs score-first test-time training (full-model, or per-document LoRA when `ttt.lora` is set —
+that variant is document-aware by construction and its chunk size plays the role of the stride). Every path
+scores each target of the trimmed stream exactly once, so `scored_tokens`/`scored_bytes` are the same for all.
+`batch_tokens` is global: each rank runs batches of batch_tokens / world_size tokens.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from torch import nn
 
+from pgolf.config import EvalConfig, TTTConfig
 from pgolf.eval.bpb import DeviceLUT, EvalResult
-from pgolf.eval.sliding import eval_sliding
-from pgolf.eval.standard import eval_standard
+from pgolf.eval.plan import BOS_ID, sliding_plan
+from pgolf.eval.sliding import eval_plan
+from pgolf.eval.ttt import TTTResult
 from pgolf.runtime.dist import Runtime
 
 
 def evaluate(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_tokens: int, lut: DeviceLUT,
-             rt: Runtime) -> EvalResult:
+             rt: Runtime, doc_aware: bool = False, compile: bool = False) -> EvalResult:
     """tokens: the trimmed val stream (1 + k·T)."""
-    if stride <= 0 or stride >= seq_len:
-        return eval_standard(model, tokens, seq_len, batch_tokens, lut, rt)
-    return eval_sliding(model, tokens, seq_len, stride, max(1, batch_tokens // seq_len), lut, rt)
+    plan = sliding_plan(tokens, seq_len, stride, doc_aware, model_bos(model))
+    return eval_plan(model, tokens, plan, seq_len, lut, rt, rank_batch(batch_tokens, rt),
+                     compile=compile and rt.is_cuda)[0]
+
+
+def model_bos(model: nn.Module) -> int:
+    """The document separator of document-aware plans: the model's `cfg.bos_id` (the token its BOS-aware features
+    reset at), 1 for a model without one."""
+    return int(getattr(getattr(model, "cfg", None), "bos_id", BOS_ID))
+
+
+def rank_batch(batch_tokens: int, rt: Runtime) -> int:
+    return max(1, batch_tokens // rt.world_size)
+
+
+def evaluate_ttt(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_tokens: int,
+                 lut: DeviceLUT, rt: Runtime, ttt: TTTConfig, doc_aware: bool = False,
+                 compile: bool = False) -> TTTResult:
+    compile = compile and rt.is_cuda
+    if ttt.lora is not None:
+        from pgolf.eval.ttt_lora import eval_ttt_lora
+
+        return eval_ttt_lora(model, tokens, seq_len, ttt, lut, rt, compile=compile, bos_id=model_bos(model))
+    from pgolf.eval.ttt import eval_ttt_full
+
+    return eval_ttt_full(model, tokens, seq_len, stride, doc_aware, ttt, lut, rt, rank_batch(batch_tokens, rt),
+                         compile=compile, bos_id=model_bos(model))
+
+
+def evaluate_config(model: nn.Module, tokens: np.ndarray, e: EvalConfig, seq_len: int, lut: DeviceLUT,
+                    rt: Runtime, with_ttt: bool = True) -> tuple[EvalResult, dict | None]:
+    """Evaluate as the config says; → (result, TTT stats or None). with_ttt=False skips TTT (periodic val)."""
+    if with_ttt and e.ttt is not None:
+        r = evaluate_ttt(model, tokens, seq_len, e.stride, e.batch_tokens, lut, rt, e.ttt, e.doc_aware, e.compile)
+        return r.result, r.stats
+    return evaluate(model, tokens, seq_len, e.stride, e.batch_tokens, lut, rt, e.doc_aware, e.compile), None

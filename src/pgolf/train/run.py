@@ -18,7 +18,7 @@ from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
 from pgolf.errors import PgolfError
 from pgolf.eval.bpb import DeviceLUT
-from pgolf.eval.run import evaluate
+from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.attention import describe_attention_kernel
 from pgolf.model.gpt import GPT
@@ -113,7 +113,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
             log(f"resumed from {hooks.checkpointer.latest()} at step {resumed[0]} ({resumed[1]:.1f} s counted)")
 
     def validate_at(step: int) -> None:
-        r = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+        r, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
         log(f"val step {step} | val_loss {r.val_loss:.4f} | val_bpb {r.val_bpb:.4f}")
         log.metrics(step=step, val_loss=r.val_loss, val_bpb=r.val_bpb)
 
@@ -123,13 +123,13 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     t_eval = time.perf_counter()
     last = None
     if averager is not None:
-        last = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+        last, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
         log(f"last weights val_loss {last.val_loss:.4f} | val_bpb {last.val_bpb:.4f} (before {averager.kind.upper()})")
         if apply_average(model, averager):
             log(f"{averager.kind.upper()} weights loaded")
         else:
             log(f"{averager.kind.upper()}: fewer than 2 snapshots, keeping the last weights")
-    pre = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+    pre, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
     log(f"pre-quant val_loss {pre.val_loss:.4f} | val_bpb {pre.val_bpb:.4f}"
         + (f" (after {averager.kind.upper()})" if averager is not None else ""))
     path = out_dir / ARTIFACT_NAME
@@ -140,7 +140,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         torch.distributed.barrier()
     _, state, rinfo = load_artifact(path)
     model.load_state_dict(state, strict=True)
-    post = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+    post, ttt_stats = evaluate_config(model, val, e, T_eval, lut, rt)
     eval_seconds = time.perf_counter() - t_eval
     model_bytes = rinfo["file_bytes"]
     code_bytes = package_code_bytes()
@@ -155,6 +155,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         "val_loss_prequant": pre.val_loss, "val_bpb_last_weights": last.val_bpb if last is not None else None,
         "averaging": averager.kind if averager is not None else None, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
         "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
+        "eval_doc_aware": e.doc_aware, "eval_ttt": ttt_stats,
         "artifact_bytes": total, "model_bytes": model_bytes, "code_bytes": code_bytes,
         "code_bytes_method": CODE_BYTES_METHOD, "max_bytes": cfg.artifact.max_bytes, "within_budget": within,
         "codec": rinfo["codec"], "params": n_params, "steps": res.steps, "stopped_by": res.stopped_by,

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from _evalkit import _threads  # noqa: F401 (autouse: one thread)
 
 from pgolf.config import ModelConfig
 from pgolf.data.tokenizer import byte_luts, load_sentencepiece

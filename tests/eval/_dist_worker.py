@@ -1,0 +1,43 @@
+"""One rank of the 2-process gloo check (launched by test_eval_dist.py with torchrun's environment variables).
+
+`compute(rt)` is also called in-process with a single-rank runtime, so both sides run the very same code.
+Usage: python _dist_worker.py OUT_DIR   (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set by the test)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+from _evalkit import lut, stream, tiny_model
+
+from pgolf.config import LoRATTTConfig, TTTConfig
+from pgolf.eval.run import evaluate, evaluate_ttt
+from pgolf.eval.standard import trim_val
+from pgolf.runtime.dist import Runtime, init_runtime, shutdown
+
+T = 32
+
+
+def compute(rt: Runtime) -> dict:
+    torch.set_num_threads(1)
+    model = tiny_model(seed=2)
+    tokens = trim_val(stream(900, seed=21, docs=9), T)
+    L = lut()
+    out = {}
+    for name, stride, doc in [("standard", 0, False), ("sliding", 8, False), ("doc_aware", 8, True)]:
+        out[name] = evaluate(model, tokens, T, stride, 8 * T, L, rt, doc_aware=doc).to_dict()
+    full = TTTConfig(chunk_tokens=128, epochs=2, lr=0.05, batch_seqs=4)
+    lora = TTTConfig(chunk_tokens=8, epochs=2, optimizer="adam", lr=0.02, lora=LoRATTTConfig(rank=4, batch_docs=2))
+    out["ttt_full"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, full).result.to_dict()
+    out["ttt_lora"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, lora).result.to_dict()
+    return out
+
+
+if __name__ == "__main__":
+    rt = init_runtime("cpu")
+    res = compute(rt)
+    Path(sys.argv[1], f"rank{rt.rank}.json").write_text(json.dumps({"world": rt.world_size, **res}))
+    shutdown(rt)
