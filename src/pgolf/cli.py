@@ -11,7 +11,7 @@ import sys
 
 from pgolf.errors import PgolfError
 
-VERBS = ["demo", "train", "eval", "recipes"]
+VERBS = ["demo", "train", "eval", "recipes", "size"]
 
 
 class _Parser(argparse.ArgumentParser):

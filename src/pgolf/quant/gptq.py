@@ -71,8 +71,9 @@ def candidate_scales(W: Tensor, spec: IntSpec) -> list[Tensor]:
     return [scales_for(row_clip(W, spec.clip, spec.clip_value), spec)]
 
 
-def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig = GPTQConfig()) -> tuple[Tensor, Tensor]:
+def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = None) -> tuple[Tensor, Tensor]:
     """(q int8 like w, fp16 per-row scales) for a 2-D weight w (out × in) and its input Hessian H (in × in)."""
+    cfg = cfg or GPTQConfig()
     W = w.detach().float().clone()
     H = H.detach().float().to(W.device).clone()
     if W.ndim != 2 or H.shape != (W.shape[1], W.shape[1]):

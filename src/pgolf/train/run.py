@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.muon import Muon, newton_schulz5
 from pgolf.optim.routing import build_optimizers, describe_groups
+from pgolf.quant.calibrate import calibrate
 from pgolf.runtime.dist import Runtime, init_runtime, shutdown
 from pgolf.runtime.log import RunLogger, environment
 from pgolf.train.loop import make_step_fn, train_loop
@@ -38,6 +40,16 @@ def build_model(cfg: Config, rt: Runtime) -> GPT:
     if rt.is_cuda:
         apply_training_precision(model, cfg.quant.control_patterns)
     return model
+
+
+def _reserve_calibration_time(cfg: Config, log) -> Config:
+    """GPTQ on training data must finish inside the budget: train `quant.gptq.reserve_seconds` less."""
+    g, t = cfg.quant.gptq, cfg.train
+    if g is None or g.calibration != "train" or not g.reserve_seconds or t.max_wallclock_seconds <= 0:
+        return cfg
+    cap = max(t.max_wallclock_seconds - g.reserve_seconds, 0.0)
+    log(f"gptq: training cap {t.max_wallclock_seconds:.1f} s − reserve {g.reserve_seconds:.1f} s = {cap:.1f} s")
+    return replace(cfg, train=replace(t, max_wallclock_seconds=cap))
 
 
 def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -> dict:
@@ -103,8 +115,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         log(f"val step {step} | val_loss {r.val_loss:.4f} | val_bpb {r.val_bpb:.4f}")
         log.metrics(step=step, val_loss=r.val_loss, val_bpb=r.val_bpb)
 
-    res = train_loop(step_fn, cfg, rt, log, validate_at)
+    res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
+    hessians = calibrate(model, cfg, loader, rt.device, log, rt.autocast)  # post-training step (GPTQ only)
 
     t_eval = time.perf_counter()
     pre = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
@@ -112,7 +125,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     path = out_dir / ARTIFACT_NAME
     info = {}
     if rt.is_main:
-        info, _ = export_model(model, cfg, path)
+        info, _ = export_model(model, cfg, path, hessians, package_code_bytes(), log)
+        log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
+            f"{info['encode_seconds']:.1f} s")
     if rt.distributed:
         torch.distributed.barrier()
     _, state, rinfo = load_artifact(path)
