@@ -94,7 +94,7 @@ def trained(shard_dir, tokenizer_path):
     torch.manual_seed(0)
     model = GPT(cfg.model)
     train = torch.from_numpy(np.asarray(load_split(shard_dir, "train", 512)[:40_000].astype(np.int64)))
-    val = torch.from_numpy(np.asarray(load_split(shard_dir, "val", 512)[: 4 * 128 + 1].astype(np.int64)))
+    val = torch.from_numpy(np.asarray(load_split(shard_dir, "val", 512)[: 4 * 64 + 1].astype(np.int64)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     T, B = 64, 8
     for step in range(40):
@@ -126,3 +126,14 @@ def test_gptq_int6_round_trip_beats_rtn_on_trained_tiny(trained):
         base = float(model(vx, vy))
     assert losses["gptq"] < losses["rtn"]
     assert losses["gptq"] - base < 0.8 * (losses["rtn"] - base)  # recovers a real share of the quantization gap
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gptq_on_cuda_matches_cpu():
+    X, W, H = correlated()
+    spec = IntSpec(6, "search_tensor", floor=False)
+    q_cpu, s_cpu = gptq_quantize(W, H, spec)
+    q_gpu, s_gpu = gptq_quantize(W, H, spec, device="cuda")
+    assert q_gpu.device.type == "cpu" and torch.equal(s_gpu, s_cpu)
+    assert (q_gpu != q_cpu).float().mean() < 0.01

@@ -25,8 +25,9 @@ from pgolf.errors import PgolfError
 from pgolf.quant.policy import dequantize_state_dict, policy_for, quantize_state_dict
 
 
-def quantize_model_state(state: Mapping[str, Tensor], cfg: Config,
-                         hessians: Mapping[str, Tensor] | None = None) -> tuple[dict[str, Tensor], dict[str, dict]]:
+def quantize_model_state(state: Mapping[str, Tensor], cfg: Config, hessians: Mapping[str, Tensor] | None = None,
+                         log: Callable[[str], None] | None = None) -> tuple[dict[str, Tensor], dict[str, dict]]:
+    """GPTQ runs on the GPU when there is one (the log line says which device), else on the CPU."""
     q = cfg.quant
     if q.prune is not None:
         from pgolf.quant.prune import magnitude_prune
@@ -36,7 +37,9 @@ def quantize_model_state(state: Mapping[str, Tensor], cfg: Config,
     if q.gptq is not None and hessians:
         from pgolf.quant.gptq import gptq_quantize
 
-        gptq = partial(gptq_quantize, cfg=q.gptq)
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        (log or (lambda m: None))(f"gptq: {len(hessians)} Hessians, quantizing on {dev}")
+        gptq = partial(gptq_quantize, cfg=q.gptq, device=dev)
     return quantize_state_dict(state, policy_for(cfg), hessians, gptq)
 
 
@@ -62,7 +65,7 @@ def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, cfg: Config) -> tupl
 def encode_model(state: Mapping[str, Tensor], cfg: Config, hessians: Mapping[str, Tensor] | None = None,
                  code_bytes: int = 0, log: Callable[[str], None] | None = None) -> tuple[bytes, dict, dict[str, Tensor]]:
     """→ (file bytes, info, the dequantized state the file decodes to)."""
-    tensors, qmeta = quantize_model_state(state, cfg, hessians)
+    tensors, qmeta = quantize_model_state(state, cfg, hessians, log)
     info: dict = {}
     sp = cfg.quant.selective_prune
     if sp is not None:

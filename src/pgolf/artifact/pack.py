@@ -181,7 +181,7 @@ def encode_file(arrays: dict[str, Tensor], meta: dict, codec: str, level: int | 
 
 
 def read_file(path: Path) -> tuple[dict[str, Tensor], dict, dict]:
-    """→ (arrays, meta, info) where info has codec, file_bytes, decompress_seconds."""
+    """→ (arrays, meta, info) where info has codec, file_bytes, decompress_seconds (codec) and unpack_seconds."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -197,6 +197,7 @@ def read_file(path: Path) -> tuple[dict[str, Tensor], dict, dict]:
         raw = decompress(data[4:], codec)
     except PgolfError as e:
         raise PgolfError(f"{path}: {e}") from None
-    dt = time.perf_counter() - t0
+    t1 = time.perf_counter()
     arrays, meta = unpack(raw, str(path))
-    return arrays, meta, {"codec": codec, "file_bytes": len(data), "decompress_seconds": dt}
+    return arrays, meta, {"codec": codec, "file_bytes": len(data), "decompress_seconds": t1 - t0,
+                          "unpack_seconds": time.perf_counter() - t1}

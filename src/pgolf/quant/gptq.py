@@ -71,17 +71,21 @@ def candidate_scales(W: Tensor, spec: IntSpec) -> list[Tensor]:
     return [scales_for(row_clip(W, spec.clip, spec.clip_value), spec)]
 
 
-def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = None) -> tuple[Tensor, Tensor]:
-    """(q int8 like w, fp16 per-row scales) for a 2-D weight w (out × in) and its input Hessian H (in × in)."""
+def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = None,
+                  device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+    """(q int8 like w, fp16 per-row scales) for a 2-D weight w (out × in) and its input Hessian H (in × in).
+    Runs on `device` (default: w's) and returns tensors on w's device."""
     cfg = cfg or GPTQConfig()
-    W = w.detach().float().clone()
+    home = w.device
+    W = w.detach().float().to(device or home).clone()
     H = H.detach().float().to(W.device).clone()
     if W.ndim != 2 or H.shape != (W.shape[1], W.shape[1]):
         raise ValueError(f"gptq: weight {tuple(W.shape)} and Hessian {tuple(H.shape)} do not fit")
     dead = H.diagonal() == 0
     H[dead, dead] = 1.0
     W[:, dead] = 0.0
-    perm = torch.argsort(H.diagonal(), descending=True, stable=True) if cfg.act_order else torch.arange(W.shape[1])
+    perm = (torch.argsort(H.diagonal(), descending=True, stable=True) if cfg.act_order
+            else torch.arange(W.shape[1], device=W.device))
     inv = torch.argsort(perm)
     Wp, Hp = W[:, perm], H[perm][:, perm]
     U = inverse_cholesky_upper(Hp, cfg.damp)
@@ -93,4 +97,4 @@ def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = 
         if best is None or err < best[0]:
             best = (err, Q, s)
     _, Q, s = best
-    return Q[:, inv].contiguous(), s.contiguous()
+    return Q[:, inv].contiguous().to(home), s.contiguous().to(home)
