@@ -89,9 +89,13 @@ def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = 
     inv = torch.argsort(perm)
     Wp, Hp = W[:, perm], H[perm][:, perm]
     U = inverse_cholesky_upper(Hp, cfg.damp)
+    # rows evolve independently under the same U, so all candidates run as one stacked pass
+    scales = candidate_scales(W, spec)
+    k, rows = len(scales), W.shape[0]
+    Qs = gptq_pass(Wp.repeat(k, 1), U, torch.cat(scales), spec, cfg.block_size)
     best = None
-    for s in candidate_scales(W, spec):
-        Q = gptq_pass(Wp, U, s, spec, cfg.block_size)
+    for i, s in enumerate(scales):
+        Q = Qs[i * rows:(i + 1) * rows]
         D = Wp - Q.float() * s.float()[:, None]
         err = float(((D @ Hp) * D).sum())
         if best is None or err < best[0]:
