@@ -85,6 +85,31 @@ def test_dead_inputs_and_search_inside():
     assert q.shape == W.shape and s.dtype == torch.float16
 
 
+@pytest.mark.parametrize("mode", ["search_row", "search_tensor"])
+def test_clip_search_inside_matches_separate_runs(mode):
+    """Search = GPTQ run once per candidate percentile, the lowest output error kept per row or per matrix."""
+    X, W, H = correlated(d=40, seed=7)
+    W[::4, 0] = 3.0  # outlier rows, where a clipped scale can pay
+    spec = IntSpec(4, mode, floor=False)
+    q, s = gptq_quantize(W, H, spec, GPTQConfig(block_size=16))
+    runs = [gptq_quantize(W, H, IntSpec(4, "percentile", p, floor=False), GPTQConfig(block_size=16))
+            for p in spec.candidate_list()]
+
+    def row_err(qc, sc):  # output error per row, float64, as the search measures it (undamped H)
+        D = W.double() - dequantize(qc, sc, torch.float64)
+        return ((D @ H.double()) * D).sum(1)
+
+    errs = torch.stack([row_err(qc, sc) for qc, sc in runs])  # (candidates, rows)
+    got = row_err(q, s)
+    assert all(any(torch.equal(s[r], sc[r]) for _, sc in runs) for r in range(W.shape[0]))
+    if mode == "search_row":
+        assert len(set(errs.argmin(0).tolist())) > 1  # rows really prefer different clips here
+        assert torch.all(got <= errs.min(0).values * (1 + 1e-4))
+    else:
+        assert float(got.sum()) <= float(errs.sum(1).min()) * (1 + 1e-4)
+        assert any(torch.equal(s, sc) for _, sc in runs)  # one candidate for the whole matrix
+
+
 @pytest.fixture(scope="module")
 def trained(shard_dir, tokenizer_path):
     from pgolf.recipes import get_recipe

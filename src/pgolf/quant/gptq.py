@@ -10,9 +10,10 @@ rows, from pgolf.quant.calibrate):
   4. U = upper Cholesky factor of H⁻¹; for each block of `block_size` columns and column j in it:
      q_j = clamp(round(w_j/s), lo, c); e_j = (w_j − q_j·s)/U_jj; W[:, j:block end] −= e_j ⊗ U_j,j:; after the block
      the lazy update W[:, rest] −= E·U[block, rest];
-  5. clip search inside: the per-row scales s come from the rule's clip mode (search modes try every candidate
-     percentile, one choice per matrix) and the candidate with the lowest output error tr(ΔW H ΔWᵀ) is kept
-     (#1473 keeps the lowest weight MSE);
+  5. clip search inside: the per-row scales s come from the rule's clip mode; search modes run GPTQ with every
+     candidate percentile (one stacked pass: rows are independent under a shared U) and keep the lowest output
+     error ΔW H ΔWᵀ — per row for search_row, summed over the matrix for search_tensor (#1473 keeps the lowest
+     weight MSE);
   6. columns un-permuted. Scales are per row and so invariant under the column permutation.
 Identity (tested): with a diagonal H every update is zero and GPTQ equals RTN at the same scales. #601's "GPTQ"
 (SPEC_SEEDS §6.1) was a no-op; the tests require a strictly lower output error than RTN on correlated inputs.
@@ -93,12 +94,12 @@ def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = 
     scales = candidate_scales(W, spec)
     k, rows = len(scales), W.shape[0]
     Qs = gptq_pass(Wp.repeat(k, 1), U, torch.cat(scales), spec, cfg.block_size)
-    best = None
-    for i, s in enumerate(scales):
-        Q = Qs[i * rows:(i + 1) * rows]
-        D = Wp - Q.float() * s.float()[:, None]
-        err = float(((D @ Hp) * D).sum())
-        if best is None or err < best[0]:
-            best = (err, Q, s)
-    _, Q, s = best
+    D = Wp.repeat(k, 1) - Qs.float() * torch.cat(scales).float()[:, None]
+    err = ((D @ Hp) * D).sum(1).view(k, rows)  # per-row output error of every candidate
+    if spec.clip == "search_row":
+        pick = err.argmin(0)  # one candidate per row (rows are independent)
+    else:
+        pick = torch.full((rows,), int(err.sum(1).argmin()), device=W.device)  # one per matrix
+    idx = pick * rows + torch.arange(rows, device=W.device)
+    Q, s = Qs[idx], torch.cat(scales)[idx]
     return Q[:, inv].contiguous().to(home), s.contiguous().to(home)
