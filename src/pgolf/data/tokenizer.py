@@ -98,7 +98,13 @@ def train_tokenizer(texts, vocab_size: int, prefix: str | Path, num_threads: int
     if num_threads:
         kwargs["num_threads"] = num_threads
     kwargs.update(overrides)
-    spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), **kwargs)
+    try:
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(texts), **kwargs)
+    except RuntimeError as e:  # e.g. "Vocabulary size is smaller than required_chars. 300 vs 338. …"
+        for ext in (".model", ".vocab"):
+            Path(f"{tmp}{ext}").unlink(missing_ok=True)
+        msg = str(e).splitlines()[0].split("] ", 1)[-1]
+        raise PgolfError(f"{prefix}: SentencePiece training failed ({msg})") from None
     for ext in (".model", ".vocab"):
         os.replace(f"{tmp}{ext}", f"{prefix}{ext}")
     model = Path(f"{prefix}.model")
@@ -112,3 +118,32 @@ def check_byte_accounting(sp, path: str | Path) -> None:
         raise PgolfError(f"{path}: tokenizer has no standalone '▁' piece — bpb byte accounting would undercount")
     if sp.bos_id() < 0:
         raise PgolfError(f"{path}: tokenizer has no BOS id (documents are exported as [BOS] + tokens)")
+
+
+def audit_tokenizer(sp, texts, path: str | Path = "tokenizer") -> dict:
+    """Structure and byte accounting of a tokenizer, measured on sample documents.
+
+    `bytes_counted` is what the byte LUTs give for [BOS] + encode(doc); `bytes_normalized` is the UTF-8 length of
+    the normalised text (NFKC, spaces collapsed). They agree exactly unless characters fall back to <unk>, which the
+    challenge's accounting counts as 0 bytes (byte-fallback tokenizers never emit <unk>).
+    """
+    n = int(sp.vocab_size())
+    lut = byte_luts(sp)
+    counted = normalized = tokens = unk = docs = 0
+    for text in texts:
+        ids = np.asarray([sp.bos_id(), *sp.encode(text)], dtype=np.int64)
+        x, y = ids[:-1], ids[1:]
+        counted += int(lut.base_bytes[y].sum() + (lut.has_space[y] & ~lut.is_boundary[x]).sum())
+        normalized += len(sp.normalize(text).replace(SPACE, " ").encode("utf-8"))
+        tokens += int(y.size)
+        unk += int((y == sp.unk_id()).sum())
+        docs += 1
+    space = sp.piece_to_id(SPACE)
+    return {
+        "path": str(path), "vocab_size": n, "pad_id": sp.pad_id(), "bos_id": sp.bos_id(), "eos_id": sp.eos_id(),
+        "unk_id": sp.unk_id(), "byte_pieces": int(sum(sp.is_byte(i) for i in range(n))),
+        "space_piece_id": None if space == sp.unk_id() else int(space), "docs": docs, "tokens": tokens,
+        "unk_tokens": unk, "bytes_counted": counted, "bytes_normalized": normalized,
+        "bytes_per_token": counted / tokens if tokens else None,
+        "byte_coverage": counted / normalized if normalized else None,
+    }

@@ -1,46 +1,123 @@
-"""Causal self-attention of the baseline: GQA, QK RMSNorm, RoPE, per-head q_gain, zero-init output projection.
+"""Causal self-attention: GQA, QK RMSNorm, (partial) RoPE, per-head q_gain, zero-init output projection, and the
+attention-side hooks of the seeds (value embeddings, value residual, XSA, gated attention).
 
-q = W_q x, k = W_k x, v = W_v x reshaped to (B, H, T, D) and (B, Hkv, T, D); q, k get a parameter-free RMSNorm
-over D, then RoPE, then q ← q·q_gain[h] (init 1.5); causal SDPA with the default 1/√D scale; W_o (zero init).
-Source: the challenge's naive baseline (openai/parameter-golf `train_gpt.py`), SPEC_SEEDS.md §1.3.
+q = W_q x, k = W_k x, v = W_v x (+ value embedding) in (B, T, H, D) / (B, T, Hkv, D); v ← value-residual mix;
+q, k get a parameter-free RMSNorm over D, then RoPE, then q ← q·q_gain[h] (init 1.5); causal attention with the
+default 1/√D scale; then XSA and the output gate if on; then W_o (zero init).
+Source: the naive baseline and the seeds' `CausalSelfAttention` (SPEC_SEEDS.md §1.3).
+
+Kernel: FlashAttention 3 (`flash_attn_interface.flash_attn_func`, (B, T, H, D), native GQA; as #198 and #1473 call
+it) when `model.attention_kernel` is "fa3", or "auto" with FA3 importable and CUDA present; PyTorch SDPA otherwise.
+`describe_attention_kernel` gives the line the run log prints. FA3 runs on CUDA tensors in bf16/fp16 (fp32 inputs are
+cast to bf16 for it; training and eval run under bf16 autocast anyway); CPU tensors always take SDPA.
 """
 
 from __future__ import annotations
+
+import functools
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pgolf.errors import PgolfError
+from pgolf.model.features.attn_gate import apply_attn_gate, make_attn_gate
+from pgolf.model.features.value_residual import mix_value_residual
+from pgolf.model.features.xsa import exclusive_self_attention
 from pgolf.model.layers import CastedLinear, Rotary, rms_norm, zero_init
+from pgolf.model.layersets import parse_layers
 
 
-def causal_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-    """q (B, H, T, D), k/v (B, Hkv, T, D) → (B, H, T, D); PyTorch SDPA with native GQA."""
-    return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=k.size(1) != q.size(1))
+@functools.lru_cache(maxsize=1)
+def _fa3_func():
+    """flash_attn_interface.flash_attn_func, or None when FA3 is not importable (probed once)."""
+    try:
+        from flash_attn_interface import flash_attn_func
+    except (ImportError, OSError):
+        return None
+    return flash_attn_func
+
+
+def resolve_attention_kernel(choice: str) -> str:
+    """'auto' | 'fa3' | 'sdpa' → 'fa3' | 'sdpa'; asking for FA3 where it cannot run is an error, not a fallback."""
+    fa3_ok = _fa3_func() is not None and torch.cuda.is_available()
+    if choice == "sdpa":
+        return "sdpa"
+    if choice == "fa3" and not fa3_ok:
+        raise PgolfError("model.attention_kernel: 'fa3' needs flash_attn_interface (FlashAttention 3) and CUDA; "
+                         "use 'auto' or 'sdpa' here")
+    return "fa3" if fa3_ok else "sdpa"
+
+
+def describe_attention_kernel(choice: str, on_cuda: bool = True) -> str:
+    """One phrase for the run log: which kernel runs and why."""
+    if not on_cuda:
+        return "SDPA (CPU)"
+    kernel = resolve_attention_kernel(choice)
+    if kernel == "fa3":
+        return "FA3 (flash_attn_interface)"
+    if choice == "sdpa":
+        return "SDPA (model.attention_kernel=sdpa)"
+    why = "flash_attn_interface not importable" if _fa3_func() is None else "no CUDA"
+    return f"SDPA ({why})"
+
+
+def causal_attention(q: Tensor, k: Tensor, v: Tensor, kernel: str = "sdpa") -> Tensor:
+    """q (B, T, H, D), k/v (B, T, Hkv, D) → (B, T, H, D), causal, scale 1/√D, native GQA."""
+    return _attend(q, k, v, _fa3_func() if kernel == "fa3" else None)
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, fa3=None) -> Tensor:
+    if fa3 is not None and q.is_cuda:
+        dtype = q.dtype if q.dtype in (torch.bfloat16, torch.float16) else torch.bfloat16
+        out = fa3(q.to(dtype), k.to(dtype), v.to(dtype), causal=True)
+        out = out[0] if isinstance(out, tuple) else out  # some FA3 builds return (out, lse)
+        return out.to(q.dtype)
+    y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True,
+                                       enable_gqa=k.size(2) != q.size(2))
+    return y.transpose(1, 2)
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, dim: int, num_heads: int, num_kv_heads: int, rope_base: float, qk_gain_init: float):
+    def __init__(self, cfg, layer: int, kernel: str = "sdpa"):
         super().__init__()
-        self.num_heads = num_heads
-        self.num_kv_heads = num_kv_heads
-        self.head_dim = dim // num_heads
-        kv_dim = num_kv_heads * self.head_dim
+        dim = cfg.model_dim
+        self.num_heads = cfg.num_heads
+        self.num_kv_heads = cfg.num_kv_heads
+        self.head_dim = dim // cfg.num_heads
+        kv_dim = self.num_kv_heads * self.head_dim
+        self.kernel = kernel
+        self.fa3 = _fa3_func() if kernel == "fa3" else None  # resolved once, outside forward (compile-friendly)
         self.c_q = CastedLinear(dim, dim, bias=False)
         self.c_k = CastedLinear(dim, kv_dim, bias=False)
         self.c_v = CastedLinear(dim, kv_dim, bias=False)
         self.proj = zero_init(CastedLinear(dim, dim, bias=False))
-        self.q_gain = nn.Parameter(torch.full((num_heads,), qk_gain_init, dtype=torch.float32))
-        self.rotary = Rotary(self.head_dim, base=rope_base)
+        self.q_gain = nn.Parameter(torch.full((cfg.num_heads,), cfg.qk_gain_init, dtype=torch.float32))
+        self.rotary = Rotary(self.head_dim, base=cfg.rope_base, rope_dims=cfg.rope_dims)
+        self.xsa = cfg.xsa is not None and layer in parse_layers(cfg.xsa.layers, cfg.num_layers, "model.xsa.layers")
+        self.vr_lambda = None
+        if cfg.value_residual is not None:
+            self.vr_lambda = nn.Parameter(torch.tensor(cfg.value_residual.lambda_init, dtype=torch.float32))
+        self.attn_gate = None if cfg.attn_gate is None else make_attn_gate(cfg.attn_gate, dim, cfg.num_heads)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """→ (output (B, T, C), raw V (B, T, Hkv, D) before value-residual mixing: layer 0's becomes v0)."""
         B, T, C = x.shape
-        q = self.c_q(x).reshape(B, T, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.c_k(x).reshape(B, T, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        v = self.c_v(x).reshape(B, T, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q = self.c_q(x).view(B, T, self.num_heads, self.head_dim)
+        k = self.c_k(x).view(B, T, self.num_kv_heads, self.head_dim)
+        v = self.c_v(x)
+        if ve is not None:
+            v = v + ve
+        v = raw_v = v.view(B, T, self.num_kv_heads, self.head_dim)
+        if self.vr_lambda is not None and v0 is not None:
+            v = mix_value_residual(v, v0, self.vr_lambda)
         q, k = rms_norm(q), rms_norm(k)
         cos, sin = self.rotary.cos_sin(T, x.device, q.dtype)
         q, k = self.rotary(q, cos, sin), self.rotary(k, cos, sin)
-        q = q * self.q_gain.to(q.dtype)[None, :, None, None]
-        y = causal_attention(q, k, v)
-        return self.proj(y.transpose(1, 2).reshape(B, T, C))
+        q = q * self.q_gain.to(q.dtype)[None, None, :, None]
+        y = _attend(q, k, v, self.fa3)
+        if self.xsa:
+            y = exclusive_self_attention(y, v)
+        if self.attn_gate is not None:
+            y = apply_attn_gate(y, x, self.attn_gate)
+        return self.proj(y.reshape(B, T, C)), raw_v

@@ -1,8 +1,11 @@
-"""The GPT trunk. `forward` reads as one story; every optional step is one visible `if`.
+"""The GPT trunk. `hidden` reads as one story; every optional step is one visible `if`.
 
-embed → RMSNorm → x0 → blocks with U-Net skips (encoder outputs pushed, popped in reverse before the first
-decoder blocks, scaled per channel) → final RMSNorm → tied (or untied) logits → softcap c·tanh(z/c) → fp32 CE.
-Source: openai/parameter-golf naive baseline; SPEC_SEEDS.md §0, §1.3.
+embed (+ BigramHash) → RMSNorm → SmearGate → x0 → blocks with U-Net skips (encoder outputs pushed, popped in reverse
+before the first decoder blocks, scaled per channel), value embeddings and value residual threaded through →
+Backout → final RMSNorm → tied (or untied) logits → softcap c·tanh(z/c) → fp32 CE.
+Source: openai/parameter-golf naive baseline and the five seeds; SPEC_SEEDS.md §0, §1.2–1.3. Parameter names are the
+seeds' (tok_emb.weight, skip_weights, blocks.{i}.…, bigram.*, smear.gate, ve_shared.*, ve_layer_scales.{k},
+backout_lambda), so optimizer routing and quantization tables can be written against either.
 """
 
 from __future__ import annotations
@@ -12,12 +15,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pgolf.config import ModelConfig
+from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
+from pgolf.model.features.backout import apply_backout, backout_layer
+from pgolf.model.features.bigram_hash import BigramHashEmbedding
+from pgolf.model.features.smear_gate import SmearGate
+from pgolf.model.features.value_embed import ValueEmbedding
+from pgolf.model.init import init_weights
 from pgolf.model.layers import CastedLinear, rms_norm, zero_init
+from pgolf.model.layersets import parse_layers
 
 
 def unet_pairs(num_layers: int) -> tuple[int, int]:
-    """(n_encoder, n_skips): encoder = first ⌊L/2⌋ blocks; one skip per (encoder, decoder) pair."""
+    """(n_encoder, n_skips): encoder = first ⌊L/2⌋ blocks; one skip per (encoder, decoder) pair (4→5, 3→6, … at L=11)."""
     n_enc = num_layers // 2
     return n_enc, min(n_enc, num_layers - n_enc)
 
@@ -26,35 +36,64 @@ class GPT(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        d = cfg.model_dim
+        d, L = cfg.model_dim, cfg.num_layers
+        self.attention_kernel = resolve_attention_kernel(cfg.attention_kernel)
         self.tok_emb = nn.Embedding(cfg.vocab_size, d)
-        self.n_enc, n_skip = unet_pairs(cfg.num_layers) if cfg.unet_skips else (0, 0)
+        self.bigram = None if cfg.bigram_hash is None else BigramHashEmbedding(cfg.bigram_hash, d, cfg.bos_id)
+        self.smear = None if cfg.smear_gate is None else SmearGate(cfg.smear_gate, d, cfg.bos_id)
+        self.n_enc, n_skip = unet_pairs(L) if cfg.unet_skips else (0, 0)
         if cfg.unet_skips:
             self.skip_weights = nn.Parameter(torch.ones(n_skip, d, dtype=torch.float32))
-        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.num_layers))
+        self.blocks = nn.ModuleList(Block(cfg, i, self.attention_kernel) for i in range(L))
+        self.ve_shared, self.ve_slot = None, {}
+        if cfg.value_embed is not None:
+            ve = cfg.value_embed
+            layers = parse_layers(ve.layers, L, "model.value_embed.layers")
+            self.ve_shared = ValueEmbedding(ve, cfg.vocab_size, cfg.num_kv_heads * (d // cfg.num_heads))
+            self.ve_layer_scales = nn.ParameterList(
+                nn.Parameter(torch.full((1,), ve.layer_scale_init, dtype=torch.float32)) for _ in layers)
+            self.ve_slot = {layer: k for k, layer in enumerate(layers)}
+        self.backout_lambda, self.backout_at = None, -1
+        if cfg.backout is not None:
+            self.backout_lambda = nn.Parameter(torch.full((1,), cfg.backout.init, dtype=torch.float32))
+            self.backout_at = backout_layer(cfg.backout, L)
         self.lm_head = None if cfg.tie_embeddings else zero_init(CastedLinear(d, cfg.vocab_size, bias=False))
         self.reset_parameters()
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
-        """The baseline init: N(0, std²) tied embedding, zero output projections, defaults elsewhere."""
-        if self.cfg.tie_embeddings:
-            nn.init.normal_(self.tok_emb.weight, mean=0.0, std=self.cfg.tied_embed_init_std)
-        for m in self.modules():
-            if isinstance(m, nn.Linear) and getattr(m, "_zero_init", False):
-                nn.init.zeros_(m.weight)
+        """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
+        init_weights(self, self.cfg)
+
+    def layer_ve(self, layer: int, ve: Tensor | None) -> Tensor | None:
+        """The value embedding for `layer` (scaled by its ve_layer_scales entry), or None where it is not used."""
+        if ve is None or layer not in self.ve_slot:
+            return None
+        return ve * self.ve_layer_scales[self.ve_slot[layer]].to(ve.dtype)
 
     def hidden(self, idx: Tensor) -> Tensor:
         """Final normed hidden states (B, T, d)."""
-        x = rms_norm(self.tok_emb(idx))
+        x = self.tok_emb(idx)
+        if self.bigram is not None:
+            x = x + self.bigram(idx)
+        x = rms_norm(x)
+        if self.smear is not None:
+            x = self.smear(x, idx)
         x0 = x
-        skips: list[Tensor] = []
+        ve = self.ve_shared(idx) if self.ve_shared is not None else None
+        v0, x_mid, skips = None, None, []
         for i, block in enumerate(self.blocks):
-            if self.cfg.unet_skips and i >= self.n_enc and skips:
+            if i >= self.n_enc and skips:
                 x = x + self.skip_weights[i - self.n_enc].to(x.dtype) * skips.pop()
-            x = block(x, x0)
+            x, v = block(x, x0, self.layer_ve(i, ve), v0)
+            if i == 0 and self.cfg.value_residual is not None:
+                v0 = v
             if i < self.n_enc:
                 skips.append(x)
+            if i == self.backout_at:
+                x_mid = x
+        if self.backout_lambda is not None:
+            x = apply_backout(x, x_mid, self.backout_lambda)
         return rms_norm(x)
 
     def logits(self, idx: Tensor) -> Tensor:

@@ -32,16 +32,30 @@ def zero_init(module: nn.Linear) -> nn.Linear:
     return module
 
 
-class Rotary(nn.Module):
-    """Rotate-half RoPE on the first `rope_dims` dims of each head (all of them by default).
+def ntk_rope_base(base: float, rope_dims: int, seq_len: int, ref_seq_len: int = 1024) -> float:
+    """The RoPE base the NTK-aware rule of #198/#1473 uses at runtime length `seq_len`.
 
-    inv_freq_j = base^(-2j/r) for j < r/2; pairs (x_i, x_{i+r/2}) become (x1·cos + x2·sin, −x1·sin + x2·cos).
-    cos/sin are computed from positions 0..T−1 inside forward (no Python-side cache: compile-friendly).
+    Their `Rotary` is built with a hard-coded reference length 1024; at L > 1024 it uses
+    base' = base·(L/1024)^(r/(r−2)) over the r rotated dims (≈20,452 for r=64 and ≈22,082 for r=16 at L=2048), and
+    the plain base at L ≤ 1024. pgolf uses one explicit base; recipes call this to reproduce the seeds' effective base
+    at their (fixed) training and evaluation length (SPEC_SEEDS.md §1.3, §6.12).
+    """
+    if seq_len <= ref_seq_len:
+        return base
+    return base * (seq_len / ref_seq_len) ** (rope_dims / (rope_dims - 2))
+
+
+class Rotary(nn.Module):
+    """Rotate-half RoPE on the first `rope_dims` dims of each head (all of them by default: partial RoPE otherwise).
+
+    inv_freq_j = base^(-2j/r) for j < r/2; pairs (x_i, x_{i+r/2}) become (x1·cos + x2·sin, −x1·sin + x2·cos); dims
+    r..D pass through unchanged. Layout (B, T, H, D). cos/sin are computed from positions 0..T−1 inside forward (no
+    Python-side cache: compile-friendly). Partial RoPE source: PRs #443 (code), #601, #1473 (16 of 64 dims).
     """
 
     def __init__(self, head_dim: int, base: float = 10000.0, rope_dims: int | None = None):
         super().__init__()
-        r = head_dim if rope_dims is None else rope_dims
+        r = head_dim if not rope_dims else rope_dims
         if r % 2 or not 0 < r <= head_dim:
             raise ValueError(f"rope_dims must be even and in (0, {head_dim}], got {r}")
         self.rope_dims = r
@@ -50,12 +64,13 @@ class Rotary(nn.Module):
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def cos_sin(self, seq_len: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """(1, T, 1, r/2) tables for the (B, T, H, D) layout."""
         t = torch.arange(seq_len, device=device, dtype=torch.float32)
         freqs = torch.outer(t, self.inv_freq.to(device=device, dtype=torch.float32))
-        return freqs.cos()[None, None].to(dtype), freqs.sin()[None, None].to(dtype)
+        return freqs.cos()[None, :, None, :].to(dtype), freqs.sin()[None, :, None, :].to(dtype)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        """x: (B, H, T, D)."""
+        """x: (B, T, H, D)."""
         r = self.rope_dims
         xr, xp = (x, None) if r == x.size(-1) else (x[..., :r], x[..., r:])
         half = r // 2

@@ -1,17 +1,43 @@
-"""Schedules as pure functions of (step, elapsed seconds) — the seeds' formulas (SPEC_SEEDS.md §1.4).
+"""Schedules as pure functions of (step, elapsed seconds): the seeds' warmdowns, the frontier's fraction warmdown,
+a min-LR floor, momentum warmup and a weight-decay taper.
 
-Wallclock warmdown: step_ms = elapsed/step; warmdown_ms = warmdown_iters·step_ms; remaining = max(cap − elapsed, 0);
-scale = remaining/warmdown_ms when remaining ≤ warmdown_ms, else 1 — the LR reaches 0 exactly at the cap.
-Iteration warmdown: scale = (iterations − step)/warmdown_iters over the last warmdown_iters steps.
-Momentum warmup: μ = (1 − f)·μ_start + f·μ_end with f = min(step/N, 1).
+Seeds (SPEC_SEEDS.md §1.4), kept exactly:
+  wallclock warmdown: step_s = elapsed/step; warmdown_s = warmdown_iters·step_s; remaining = max(cap − elapsed, 0);
+    scale = remaining/warmdown_s when remaining ≤ warmdown_s, else 1 — the LR reaches 0 exactly at the cap;
+  iteration warmdown: scale = (iterations − step)/warmdown_iters over the last warmdown_iters steps;
+  momentum warmup: μ = (1 − f)·μ_start + f·μ_end with f = min(step/N, 1).
+Frontier (SPEC_FRONTIER.md §3.4; PR #1787, #1729), on progress p = max(step/iterations, elapsed/cap):
+  fraction warmdown: scale = (1 − p)/warmdown_frac once p ≥ 1 − warmdown_frac, else 1;
+  min-LR floor: scale ← max(scale, min_lr) (every mode; 0 = off, the seeds);
+  WD taper: wd × 1 until p = start_frac, then linearly to final_mult at p = 1 (#1729, on Muon's WD).
 """
 
 from __future__ import annotations
 
-from pgolf.config import Config
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pgolf.config import Config
 
 
-def lr_scale(step: int, elapsed_s: float, cfg: Config) -> float:
+@dataclass(frozen=True)
+class WDTaperConfig:
+    """Weight-decay taper (#1729): full WD until progress `start_frac`, then linear to `final_mult`× at the end."""
+
+    start_frac: float = 0.70
+    final_mult: float = 0.50
+    groups: tuple[str, ...] = ("muon",)  # routing groups whose weight decay is tapered
+
+
+def progress(step: int, elapsed_s: float, cfg: Config) -> float:
+    """max(step/iterations, elapsed/cap): how far the run is, by whichever budget binds first."""
+    it, cap = cfg.train.iterations, cfg.train.max_wallclock_seconds
+    p = step / it if it > 0 else 0.0
+    return max(p, elapsed_s / cap) if cap > 0 else p
+
+
+def _seed_scale(step: int, elapsed_s: float, cfg: Config) -> float:
     wd = cfg.schedule.warmdown_iters
     if wd <= 0:
         return 1.0
@@ -28,9 +54,31 @@ def lr_scale(step: int, elapsed_s: float, cfg: Config) -> float:
     return 1.0
 
 
+def lr_scale(step: int, elapsed_s: float, cfg: Config) -> float:
+    s = cfg.schedule
+    if s.warmdown_mode == "fraction":
+        p, f = progress(step, elapsed_s, cfg), s.warmdown_frac
+        scale = max((1.0 - p) / f, 0.0) if f > 0 and p >= 1.0 - f else 1.0
+    else:
+        scale = _seed_scale(step, elapsed_s, cfg)
+    return max(scale, s.min_lr)
+
+
 def muon_momentum(step: int, cfg: Config) -> float:
     o = cfg.optim
     if o.muon_momentum_warmup_steps <= 0:
         return o.muon_momentum
     f = min(step / o.muon_momentum_warmup_steps, 1.0)
     return (1 - f) * o.muon_momentum_warmup_start + f * o.muon_momentum
+
+
+def wd_scale(step: int, elapsed_s: float, cfg: Config) -> float:
+    """Multiplier of the tapered groups' weight decay (1 without a taper block)."""
+    t = cfg.schedule.wd_taper
+    if t is None:
+        return 1.0
+    p = progress(step, elapsed_s, cfg)
+    if p <= t.start_frac or t.start_frac >= 1.0:
+        return 1.0
+    f = min(max((p - t.start_frac) / (1.0 - t.start_frac), 0.0), 1.0)
+    return 1.0 + (t.final_mult - 1.0) * f

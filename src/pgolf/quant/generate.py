@@ -1,83 +1,120 @@
 """Sampling text from the model itself (GPTQ's self-generated calibration, #1019/#1473), with a KV cache.
 
-#1473 recomputes the whole prefix at every step (O(T²) forwards). Here an inference helper runs the SAME modules of
-the one GPT incrementally: each block's c_q/c_k/c_v/proj, q_gain, rotary, resid_mix, scales, MLP and the U-Net skips
-are called as in `GPT.hidden`, with keys/values of earlier positions kept per layer and RoPE evaluated at the absolute
-positions. No second model class. Before using it, `cached_logits_ok` checks on a short prompt that prefill + one
-cached step reproduce `model.logits` — a model with features this helper does not know (added by later techniques)
-fails the check, and generation then recomputes the prefix each step, saying so in the log (never silently).
+#1473 recomputes the whole prefix at every step (O(T²) work per sequence). Here each step runs the ONE GPT's own
+`logits` on a short window — the new token plus `LOOKBACK` earlier ones — while every attention module is swapped,
+for the duration of generation only, for a cached twin that keeps the keys/values of all earlier positions and
+evaluates RoPE at absolute positions. Everything in the trunk except attention is position-wise, and the input-side
+features look back at most 2 tokens (BigramHash hashes (previous, current); SmearGate blends with the previous
+position's embedding, itself built from a bigram), so the newest position of the window is exact. Only the new
+positions' keys/values enter the cache (older window positions lack their own look-back and are discarded).
+The cached twin repeats the attention maths (q/k/v, value embeddings, value residual, QK norm, RoPE, q_gain, XSA,
+output gate); before generating, `cached_logits_ok` checks that prefill + cached steps reproduce `model.logits` —
+an attention feature this twin does not know fails the check, and generation then recomputes the prefix at every
+step, saying so in the log (never silently).
 Sampling: the first token is uniform in [0, V); then multinomial from softmax(logits/temperature), a
-torch.Generator seeded with `seed` (#1473). Test: cached logits equal full recomputation.
+torch.Generator seeded with `seed` (#1473). Tests: cached logits equal full recomputation for every seed recipe's
+features; cached and uncached sampling give the same tokens.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pgolf.model.features.attn_gate import apply_attn_gate
+from pgolf.model.features.value_residual import mix_value_residual
+from pgolf.model.features.xsa import exclusive_self_attention
 from pgolf.model.layers import rms_norm
 
+LOOKBACK = 2  # earlier tokens each step re-reads: BigramHash needs 1, SmearGate over a bigram-fed embedding 2
 
-def _attn_step(attn: nn.Module, x: Tensor, cache: dict, pos: int) -> Tensor:
-    B, T, C = x.shape
-    q = attn.c_q(x).reshape(B, T, attn.num_heads, attn.head_dim).transpose(1, 2)
-    k = attn.c_k(x).reshape(B, T, attn.num_kv_heads, attn.head_dim).transpose(1, 2)
-    v = attn.c_v(x).reshape(B, T, attn.num_kv_heads, attn.head_dim).transpose(1, 2)
-    q, k = rms_norm(q), rms_norm(k)
-    cos, sin = attn.rotary.cos_sin(pos + T, x.device, q.dtype)
-    cos, sin = cos[:, :, pos:], sin[:, :, pos:]
-    q, k = attn.rotary(q, cos, sin), attn.rotary(k, cos, sin)
-    q = q * attn.q_gain.to(q.dtype)[None, :, None, None]
-    if "k" in cache:
-        k, v = torch.cat((cache["k"], k), dim=2), torch.cat((cache["v"], v), dim=2)
-    cache["k"], cache["v"] = k, v
-    gqa = k.size(1) != q.size(1)
-    if pos == 0:
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=gqa)
-    else:
-        mask = torch.ones(T, pos + T, dtype=torch.bool, device=x.device).tril(diagonal=pos)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=gqa)
-    return attn.proj(y.transpose(1, 2).reshape(B, T, C))
+
+class CachedAttention:
+    """Stands in for one CausalSelfAttention's forward: window positions [start, start+T), the last `n_new` new."""
+
+    def __init__(self, attn: nn.Module):
+        self.attn = attn
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+        self.start = 0
+        self.n_new = 0
+
+    def __call__(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        a = self.attn
+        B, T, C = x.shape
+        q = a.c_q(x).view(B, T, a.num_heads, a.head_dim)
+        k = a.c_k(x).view(B, T, a.num_kv_heads, a.head_dim)
+        v = a.c_v(x)
+        if ve is not None:
+            v = v + ve
+        v = raw_v = v.view(B, T, a.num_kv_heads, a.head_dim)
+        if a.vr_lambda is not None and v0 is not None:
+            v = mix_value_residual(v, v0, a.vr_lambda)
+        q, k = rms_norm(q), rms_norm(k)
+        end = self.start + T
+        cos, sin = a.rotary.cos_sin(end, x.device, q.dtype)
+        cos, sin = cos[:, self.start:], sin[:, self.start:]
+        q, k = a.rotary(q, cos, sin), a.rotary(k, cos, sin)
+        q = q * a.q_gain.to(q.dtype)[None, None, :, None]
+        new_k, new_v = k[:, T - self.n_new:], v[:, T - self.n_new:]
+        self.k = new_k if self.k is None else torch.cat((self.k, new_k), 1)
+        self.v = new_v if self.v is None else torch.cat((self.v, new_v), 1)
+        keys = torch.arange(end, device=x.device)
+        mask = keys[None, :] <= torch.arange(self.start, end, device=x.device)[:, None]  # (T, end)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), self.k.transpose(1, 2).to(q.dtype),
+                                           self.v.transpose(1, 2).to(q.dtype), attn_mask=mask,
+                                           enable_gqa=a.num_kv_heads != a.num_heads).transpose(1, 2)
+        if a.xsa:
+            y = exclusive_self_attention(y, v)
+        if a.attn_gate is not None:
+            y = apply_attn_gate(y, x, a.attn_gate)
+        return a.proj(y.reshape(B, T, C)), raw_v
+
+
+@contextlib.contextmanager
+def kv_cached(model: nn.Module):
+    """Swap every block's attention forward for a fresh CachedAttention; restored on exit."""
+    caches = [CachedAttention(b.attn) for b in model.blocks]
+    saved = [b.attn.__dict__.get("forward") for b in model.blocks]  # an instance-level forward, if any
+    for b, c in zip(model.blocks, caches):
+        b.attn.forward = c
+    try:
+        yield caches
+    finally:
+        for b, f in zip(model.blocks, saved):
+            if f is None:
+                del b.attn.forward  # back to the class's forward
+            else:
+                b.attn.forward = f
 
 
 @torch.no_grad()
-def cached_forward(model: nn.Module, idx: Tensor, caches: list[dict], pos: int) -> Tensor:
-    """Softcapped fp32 logits of the new tokens `idx` (B, T) at absolute positions pos..pos+T−1."""
-    x = rms_norm(model.tok_emb(idx))
-    x0 = x
-    skips: list[Tensor] = []
-    unet = model.cfg.unet_skips
-    for i, block in enumerate(model.blocks):
-        if unet and i >= model.n_enc and skips:
-            x = x + model.skip_weights[i - model.n_enc].to(x.dtype) * skips.pop()
-        mix = block.resid_mix.to(x.dtype)
-        x = mix[0] * x + mix[1] * x0
-        x = x + block.attn_scale.to(x.dtype) * _attn_step(block.attn, rms_norm(x), caches[i], pos)
-        x = x + block.mlp_scale.to(x.dtype) * block.mlp(rms_norm(x))
-        if i < model.n_enc:
-            skips.append(x)
-    x = rms_norm(x)
-    z = F.linear(x, model.tok_emb.weight) if model.lm_head is None else model.lm_head(x)
-    c = model.cfg.logit_softcap
-    return c * torch.tanh(z.float() / c)
+def cached_step(model: nn.Module, toks: Tensor, caches: list[CachedAttention], n_new: int) -> Tensor:
+    """Logits (B, n_new, V) of the last `n_new` tokens of `toks` (B, t); the cache holds positions < t − n_new."""
+    t = toks.shape[1]
+    start = max(0, t - n_new - LOOKBACK)
+    for c in caches:
+        c.start, c.n_new = start, n_new
+    return model.logits(toks[:, start:])[:, -n_new:]
 
 
 @torch.no_grad()
 def cached_logits_ok(model: nn.Module, device: torch.device, tol: float = 1e-3) -> bool:
-    """Does prefill of 3 tokens + one cached step reproduce model.logits on 4 tokens?"""
+    """Does a 3-token prefill + 5 single cached steps reproduce model.logits on 8 tokens?"""
     g = torch.Generator(device="cpu").manual_seed(0)
-    idx = torch.randint(0, model.cfg.vocab_size, (1, 4), generator=g).to(device)
+    idx = torch.randint(0, model.cfg.vocab_size, (1, 8), generator=g).to(device)
     try:
-        caches = [{} for _ in model.blocks]
-        a = cached_forward(model, idx[:, :3], caches, 0)
-        b = cached_forward(model, idx[:, 3:], caches, 3)
-    except (AttributeError, RuntimeError, TypeError):
+        with kv_cached(model) as caches:
+            parts = [cached_step(model, idx[:, :3], caches, 3)]
+            parts += [cached_step(model, idx[:, :t + 1], caches, 1) for t in range(3, 8)]
+    except (AttributeError, RuntimeError, TypeError, ValueError):
         return False
     ref = model.logits(idx).float()
-    return bool(torch.allclose(torch.cat((a, b), 1), ref, atol=tol, rtol=tol))
+    return bool(torch.allclose(torch.cat(parts, 1).float(), ref, atol=tol, rtol=tol))
 
 
 @torch.no_grad()
@@ -89,21 +126,20 @@ def generate(model: nn.Module, n_seqs: int, seq_len: int, temperature: float, se
     if use_cache is None:
         use_cache = cached_logits_ok(model, device)
         log("generation: KV cache" if use_cache else
-            "generation: model features unknown to the KV-cache helper; recomputing the prefix at every step")
+            "generation: an attention feature unknown to the KV-cache twin; recomputing the prefix at every step")
     gen = torch.Generator(device=device).manual_seed(seed)
     V = model.cfg.vocab_size
     out = []
-    for b0 in range(0, n_seqs, batch):
-        bs = min(batch, n_seqs - b0)
-        toks = torch.randint(0, V, (bs, 1), generator=gen, device=device)
-        caches = [{} for _ in model.blocks]
-        logits = cached_forward(model, toks, caches, 0) if use_cache else model.logits(toks)
-        for t in range(1, seq_len):
-            probs = torch.softmax(logits[:, -1].float() / temperature, dim=-1)
-            nxt = torch.multinomial(probs, 1, generator=gen)
-            toks = torch.cat((toks, nxt), dim=1)
-            if t < seq_len - 1:
-                logits = cached_forward(model, nxt, caches, t) if use_cache else model.logits(toks)
-        out.append(toks.cpu())
-    model.train(was_training)
+    try:
+        for b0 in range(0, n_seqs, batch):
+            bs = min(batch, n_seqs - b0)
+            toks = torch.randint(0, V, (bs, 1), generator=gen, device=device)
+            with kv_cached(model) if use_cache else contextlib.nullcontext() as caches:
+                for _ in range(1, seq_len):
+                    logits = cached_step(model, toks, caches, 1) if use_cache else model.logits(toks)
+                    probs = torch.softmax(logits[:, -1].float() / temperature, dim=-1)
+                    toks = torch.cat((toks, torch.multinomial(probs, 1, generator=gen)), dim=1)
+            out.append(toks.cpu())
+    finally:
+        model.train(was_training)
     return torch.cat(out, 0)

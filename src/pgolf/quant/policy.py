@@ -76,9 +76,9 @@ def bits_for(name: str, tensor: Tensor, cfg: Config | None = None) -> int | None
     return policy_for(cfg if cfg is not None else Config()).bits_for(name, tensor)
 
 
-def classify(name: str, t: Tensor, cfg: QuantConfig) -> str:
-    """'exact' | 'fp32' | 'fp16' | 'bf16' | 'keep' | 'intN' under the config's policy."""
-    r = policy_for(cfg).rule_for(name, t)
+def classify(name: str, t: Tensor, cfg: Config | QuantConfig, num_layers: int | None = None) -> str:
+    """'exact' | 'fp32' | 'fp16' | 'bf16' | 'keep' | 'intN' under the config's policy (the rule `bits_for` reads)."""
+    r = policy_for(cfg, num_layers).rule_for(name, t)
     if r is None:
         return "exact"
     return f"int{r.bits}" if r.action == "int" else r.action

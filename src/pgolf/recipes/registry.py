@@ -48,15 +48,39 @@ def get_recipe(name: str) -> Recipe:
 def tiny(cfg: Config) -> Config:
     """Shrink a recipe to CPU size, keeping every technique block: 4 layers × d 128, 4/2 heads, seq 256.
 
-    Shapes that depend on depth or width are scaled, not dropped; the budget becomes iteration-based.
+    Shapes that depend on depth or width are scaled, not dropped; the budget becomes iteration-based. Width-bound
+    technique sizes shrink by the width factor f = 128/model_dim (BigramHash and value-embedding dims, partial-RoPE
+    dims by the head-dim factor, OrthoInit thresholds by f and f² so the same matrices qualify); layer sets are
+    mapped by `pgolf.model.layersets.rescale_layers` ("last:K" counts clamp to 4, "9,10" of 11 → "2,3" of 4).
     """
+    from pgolf.model.layersets import rescale_index, rescale_layers
+
     m = cfg.model
-    heads = 4
+    heads, d, L = 4, 128, 4
     kv = max(1, heads * m.num_kv_heads // m.num_heads)
-    return override(cfg, {
-        "model.num_layers": 4, "model.model_dim": 128, "model.num_heads": heads, "model.num_kv_heads": kv,
+    f = d / m.model_dim
+    head_f = (d // heads) / (m.model_dim // m.num_heads)
+    changes = {
+        "model.num_layers": L, "model.model_dim": d, "model.num_heads": heads, "model.num_kv_heads": kv,
         "train.seq_len": 256, "train.batch_tokens": 8 * 256, "train.grad_accum": 1, "train.iterations": 20,
         "train.warmup_steps": 0, "train.max_wallclock_seconds": 0.0, "train.val_every": 0, "train.log_every": 5,
         "train.compile": False, "schedule.warmdown_iters": 5, "optim.muon_momentum_warmup_steps": 10,
         "eval.seq_len": 0, "eval.batch_tokens": 16 * 256, "eval.max_tokens": 16_384,
-    })
+    }
+    if m.rope_dims:
+        changes["model.rope_dims"] = max(2, 2 * round(m.rope_dims * head_f / 2))
+    if m.bigram_hash is not None:
+        changes["model.bigram_hash.dim"] = max(1, round(m.bigram_hash.dim * f))
+    if m.value_embed is not None:
+        changes["model.value_embed.dim"] = max(1, round(m.value_embed.dim * f))
+        changes["model.value_embed.layers"] = rescale_layers(m.value_embed.layers, m.num_layers, L)
+    if m.xsa is not None:
+        changes["model.xsa.layers"] = rescale_layers(m.xsa.layers, m.num_layers, L)
+    if m.backout is not None and m.backout.layer is not None:
+        changes["model.backout.layer"] = rescale_index(m.backout.layer, m.num_layers, L)
+    if cfg.train.swa is not None:  # snapshots must fall inside a 20-step run's 5-step warmdown
+        changes["train.swa.every"] = min(cfg.train.swa.every, 2)
+    if m.init.ortho is not None:
+        changes["model.init.ortho.min_dim"] = max(1, round(m.init.ortho.min_dim * f))
+        changes["model.init.ortho.min_numel"] = round((m.init.ortho.min_numel - 1) * f * f) + 1
+    return override(cfg, changes)

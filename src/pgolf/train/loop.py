@@ -1,9 +1,11 @@
 """The training loop: gradient-accumulated steps under a wallclock cap, schedules applied per step.
 
-One step = `accum` micro-batches per rank (tokens per step do not depend on the world size), mean loss scaled by
-1/accum, DDP gradient sync on the last micro-batch only, optional global grad clipping, LR scale and Muon momentum from
-the pure schedules, then every optimizer steps. Training stops after the step on which the cap is first reached
-(the flag is max-reduced across ranks) or at `iterations`.
+One step = `accum` micro-batches per rank (tokens per step do not depend on the world size), each loss scaled by
+1/accum; under QAT the forward/backward see the fake-quantized weights (train/qat.py). Gradients are then global:
+DDP syncs on the last micro-batch, or, without DDP, `GradSync` all-reduces / reduce-scatters them (optim/sharded.py).
+Clipping uses the global norm (after that reduction). LR scale, weight-decay scale and Muon momentum come from the
+pure schedules; then every optimizer steps. After the step: weight averaging (EMA/SWA), logging, a checkpoint when
+due. Training stops after the step on which the cap is first reached (max-reduced across ranks) or at `iterations`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import torch
 from torch import nn
 
 from pgolf.config import Config
-from pgolf.optim.schedule import lr_scale, muon_momentum
+from pgolf.optim.clip import clip_global_
+from pgolf.optim.schedule import lr_scale, muon_momentum, wd_scale
 from pgolf.runtime.dist import Runtime, broadcast_flag
 from pgolf.runtime.log import step_line
 from pgolf.train.budget import TrainClock
@@ -30,58 +33,88 @@ class LoopResult:
     stopped_by: str  # "iterations" | "wallclock"
 
 
-def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch.optim.Optimizer], loader,
-                 cfg: Config, rt: Runtime, accum: int, params: list[nn.Parameter]):
-    """→ step(step_index, scale) that runs one full optimizer step and returns the mean micro-batch loss tensor."""
-    t = cfg.train
-    runner = ddp if ddp is not None else model
+@dataclass
+class Hooks:
+    """Optional per-step participants of the loop (all may be None)."""
 
-    def step(i: int, scale: float = 1.0) -> torch.Tensor:
-        for o in optimizers:
-            o.zero_grad(set_to_none=True)
+    model: nn.Module | None = None
+    averager: object | None = None  # EMA | SWA: update(model, step, lr_scale) after each step
+    qat: object | None = None  # late switch checked before each step
+    checkpointer: object | None = None  # save(step, elapsed, parts) when due
+    parts: object | None = None  # checkpoint.Resumable
+    start_step: int = 0
+    start_elapsed: float = 0.0
+
+
+def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch.optim.Optimizer], loader,
+                 cfg: Config, rt: Runtime, accum: int, params: list[nn.Parameter], grad_sync=None, qat=None):
+    """→ step(step_index, scale, wd_mult) that runs one full optimizer step and returns the mean micro-batch loss."""
+    t, o = cfg.train, cfg.optim
+    runner = ddp if ddp is not None else model
+    tapered = set(cfg.schedule.wd_taper.groups) if cfg.schedule.wd_taper is not None else set()
+
+    def step(i: int, scale: float = 1.0, wd_mult: float = 1.0) -> torch.Tensor:
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         total = torch.zeros((), device=rt.device)
-        for micro in range(accum):
-            sync = ddp is None or micro == accum - 1
-            ctx = contextlib.nullcontext() if sync else ddp.no_sync()
-            x, y = loader.next_batch(t.batch_tokens, t.seq_len, accum)
-            with ctx:
-                with rt.autocast():
-                    loss = runner(x, y)
-                (loss / accum).backward()
-            total += loss.detach()
+        with qat.applied() if qat is not None else contextlib.nullcontext():
+            for micro in range(accum):
+                sync = ddp is None or micro == accum - 1
+                ctx = contextlib.nullcontext() if sync else ddp.no_sync()
+                x, y = loader.next_batch(t.batch_tokens, t.seq_len, accum)
+                with ctx:
+                    with rt.autocast():
+                        loss = runner(x, y)
+                    (loss / accum).backward()
+                total += loss.detach()
         mu = muon_momentum(i, cfg)
-        for o in optimizers:
-            for g in o.param_groups:
+        for opt in optimizers:
+            for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * scale
                 if "momentum" in g:
                     g["momentum"] = mu
-        if cfg.optim.grad_clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(params, cfg.optim.grad_clip_norm)
-        for o in optimizers:
-            o.step()
-        for o in optimizers:
-            o.zero_grad(set_to_none=True)
+                if "base_wd" in g and "weight_decay" in g and g.get("pgolf_group") in tapered:
+                    g["weight_decay"] = g["base_wd"] * wd_mult
+        if grad_sync is not None:
+            grad_sync.reduce()
+            if o.grad_clip_norm > 0:
+                grad_sync.clip_(o.grad_clip_norm)
+        elif o.grad_clip_norm > 0:
+            clip_global_([p.grad for p in params if p.grad is not None], o.grad_clip_norm)
+        for opt in optimizers:
+            opt.step()
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         return total / accum
 
     return step
 
 
-def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int], None] | None = None) -> LoopResult:
+def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int], None] | None = None,
+               hooks: Hooks | None = None) -> LoopResult:
     t = cfg.train
+    h = hooks or Hooks()
     clock = TrainClock(rt.device)
+    clock.banked = h.start_elapsed
     cap = t.max_wallclock_seconds
     tokens_per_step = t.batch_tokens
-    step, last_loss, stopped_by = 0, float("nan"), "iterations"
+    step, last_loss, stopped_by = h.start_step, float("nan"), "iterations"
+    loss = None
     clock.start()
-    last_t, last_step = 0.0, 0
+    last_t, last_step = h.start_elapsed, step
     while step < t.iterations:
         if validate is not None and t.val_every > 0 and step > 0 and step % t.val_every == 0:
             clock.pause()
             validate(step)
             clock.start()
-        scale = lr_scale(step, clock.elapsed(), cfg)
-        loss = step_fn(step, scale)
+        elapsed = clock.elapsed()
+        scale = lr_scale(step, elapsed, cfg)
+        if h.qat is not None and h.qat.maybe_switch_on(scale):
+            log(f"QAT on at step {step} (lr scale {scale:.3f} < {h.qat.late_threshold})")
+        loss = step_fn(step, scale, wd_scale(step, elapsed, cfg))
         step += 1
+        if h.averager is not None and h.averager.update(h.model, step, scale):
+            log(f"{h.averager.kind.upper()} first snapshot after step {step} (lr scale {scale:.3f})")
         elapsed = clock.elapsed()
         reached = broadcast_flag(cap > 0 and elapsed >= cap, rt)
         if t.log_every > 0 and (step <= 5 or step % t.log_every == 0 or reached or step == t.iterations):
@@ -94,7 +127,12 @@ def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int],
         if reached:
             stopped_by = "wallclock"
             break
+        if h.checkpointer is not None and step < t.iterations and h.checkpointer.due(step):
+            clock.pause()
+            path = h.checkpointer.save(step, clock.banked, h.parts)
+            log(f"checkpoint {path} (step {step}, {clock.banked:.1f} s counted)")
+            clock.start()
     clock.pause()
-    if last_loss != last_loss and step > 0:  # never logged: read the final loss once
+    if last_loss != last_loss and loss is not None:  # never logged: read the final loss once
         last_loss = float(loss.item())
     return LoopResult(steps=step, train_seconds=clock.banked, last_loss=last_loss, stopped_by=stopped_by)

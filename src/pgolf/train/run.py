@@ -14,22 +14,26 @@ from pgolf.artifact.model_file import export_model, load_artifact
 from pgolf.artifact.pack import write_atomic
 from pgolf.artifact.size import CODE_BYTES_METHOD, package_code_bytes
 from pgolf.config import Config, config_hash, to_dict, validate
-from pgolf.data.loader import DistributedTokenLoader
+from pgolf.data.loader import build_loader
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
 from pgolf.errors import PgolfError
 from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.run import evaluate
 from pgolf.eval.standard import trim_val
+from pgolf.model.attention import describe_attention_kernel
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
-from pgolf.optim.muon import Muon, newton_schulz5
-from pgolf.optim.routing import build_optimizers, describe_groups
+from pgolf.optim.routing import describe_groups
 from pgolf.quant.calibrate import calibrate
 from pgolf.runtime.dist import Runtime, init_runtime, shutdown
 from pgolf.runtime.log import RunLogger, environment
-from pgolf.train.loop import make_step_fn, train_loop
+from pgolf.train.averaging import apply_average, build_averager
+from pgolf.train.checkpoint import Checkpointer, Resumable
+from pgolf.train.distributed import setup_optimization
+from pgolf.train.loop import Hooks, make_step_fn, train_loop
 from pgolf.train.priming import prime
+from pgolf.train.qat import build_qat
 
 ARTIFACT_NAME = "model.pga"
 
@@ -80,48 +84,67 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     lut = DeviceLUT(byte_luts(sp, cfg.model.vocab_size), rt.device)
     T_eval = e.seq_len or t.seq_len
     val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
-    loader = DistributedTokenLoader(Path(cfg.data.path), rt.rank, rt.world_size, rt.device, cfg.model.vocab_size)
+    loader = build_loader(cfg, rt)
     log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
-        + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer}")
+        + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer} | "
+        + loader.describe())
 
     model = build_model(cfg, rt)
     n_params = sum(p.numel() for p in model.parameters())
     runner = model
     if rt.is_cuda and t.compile:
         runner = torch.compile(model, dynamic=False, fullgraph=True)
-    ddp = None
-    if rt.distributed:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ddp = DDP(runner, device_ids=[rt.local_rank] if rt.is_cuda else None, broadcast_buffers=False)
-    optimizers, groups = build_optimizers(model, cfg, fused=rt.is_cuda)
-    for o in optimizers:
-        if isinstance(o, Muon) and rt.is_cuda and t.compile:
-            o.orthogonalize = torch.compile(newton_schulz5)
+    opt = setup_optimization(model, runner, cfg, rt)
+    optimizers, ddp = opt.optimizers, opt.ddp
+    qat = build_qat(model, t.qat, cfg.quant) if t.qat is not None else None
     log(f"model {n_params:,} params | compile {'on' if runner is not model else 'off'} | "
-        f"attention SDPA | accum {accum}/rank | {t.batch_tokens:,} tokens/step")
-    for line in describe_groups(groups, cfg):
+        f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
+        f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
+        f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
+    for line in describe_groups(opt.groups, cfg):
         log(line)
+    if qat is not None:
+        log(qat.describe())
 
     step_fn = make_step_fn(runner if ddp is None else model, ddp, optimizers, loader, cfg, rt, accum,
-                           list(model.parameters()))
+                           list(model.parameters()), grad_sync=opt.grad_sync, qat=qat)
     t_prime = time.perf_counter()
     prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
     if t.warmup_steps:
         log(f"priming done in {time.perf_counter() - t_prime:.1f} s (state restored)")
+    averager = build_averager(model, t.ema, t.swa)
+    if averager is not None:
+        log(averager.describe())
+    parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
+    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts)
+    if t.checkpoint is not None:
+        hooks.checkpointer = Checkpointer(t.checkpoint, out_dir, rt, config_hash(cfg))
+        resumed = hooks.checkpointer.load(parts)
+        if resumed is not None:
+            hooks.start_step, hooks.start_elapsed = resumed
+            log(f"resumed from {hooks.checkpointer.latest()} at step {resumed[0]} ({resumed[1]:.1f} s counted)")
 
     def validate_at(step: int) -> None:
         r = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
         log(f"val step {step} | val_loss {r.val_loss:.4f} | val_bpb {r.val_bpb:.4f}")
         log.metrics(step=step, val_loss=r.val_loss, val_bpb=r.val_bpb)
 
-    res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at)
+    res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at, hooks)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
-    hessians = calibrate(model, cfg, loader, rt.device, log, rt.autocast)  # post-training step (GPTQ only)
 
     t_eval = time.perf_counter()
+    last = None
+    if averager is not None:
+        last = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
+        log(f"last weights val_loss {last.val_loss:.4f} | val_bpb {last.val_bpb:.4f} (before {averager.kind.upper()})")
+        if apply_average(model, averager):
+            log(f"{averager.kind.upper()} weights loaded")
+        else:
+            log(f"{averager.kind.upper()}: fewer than 2 snapshots, keeping the last weights")
+    hessians = calibrate(model, cfg, loader, rt.device, log, rt.autocast)  # GPTQ only: on the final weights
     pre = evaluate(model, val, T_eval, e.stride, e.batch_tokens, lut, rt)
-    log(f"pre-quant val_loss {pre.val_loss:.4f} | val_bpb {pre.val_bpb:.4f}")
+    log(f"pre-quant val_loss {pre.val_loss:.4f} | val_bpb {pre.val_bpb:.4f}"
+        + (f" (after {averager.kind.upper()})" if averager is not None else ""))
     path = out_dir / ARTIFACT_NAME
     info = {}
     if rt.is_main:
@@ -144,7 +167,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes")
     summary = {
         "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss, "val_bpb_prequant": pre.val_bpb,
-        "val_loss_prequant": pre.val_loss, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
+        "val_loss_prequant": pre.val_loss, "val_bpb_last_weights": last.val_bpb if last is not None else None,
+        "averaging": averager.kind if averager is not None else None, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
         "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
         "artifact_bytes": total, "model_bytes": model_bytes, "code_bytes": code_bytes,
         "code_bytes_method": CODE_BYTES_METHOD, "max_bytes": cfg.artifact.max_bytes, "within_budget": within,

@@ -1,0 +1,1 @@
+"""One technique per module: its config dataclass, its maths, its source (see each docstring)."""
