@@ -2,7 +2,7 @@
 
     python benchmarks/codecs.py full  [--std-mult 1.0]   # pr1473-shaped Gaussian model, the seeds' int6/int8 policy
     python benchmarks/codecs.py tiny  --artifact RUN/model.pga   # a trained tiny model (re-quantized by the policy)
-    python benchmarks/codecs.py tiny                              # trains one first (tiny recipe on the demo corpus)
+    python benchmarks/codecs.py tiny [--steps 250] [--threads 1]  # trains one first (demo recipe, fixed steps)
 
 (b) full: 11 layers, d 512, 8/4 heads (kv dim 256), MLP 3x = 1536, vocab 1024 tied, bigram 3072×112 + proj 512×112,
 VE 1024×128 + proj 256×128, control tensors; weights N(0, (m/√fan_in)²), embeddings N(0, (m·0.02)²) with m =
@@ -51,16 +51,18 @@ def full_state(std_mult: float, seed: int = 0) -> dict[str, torch.Tensor]:
     return sd
 
 
-def tiny_state(artifact: str | None) -> tuple[dict[str, torch.Tensor], Config]:
+def tiny_state(artifact: str | None, steps: int) -> tuple[dict[str, torch.Tensor], Config]:
     from pgolf.artifact.model_file import load_artifact
 
     if artifact is None:
-        artifact = _train_tiny()
+        artifact = _train_tiny(steps)
     mcfg, state, _ = load_artifact(Path(artifact))
     return state, override(Config(), {"model.num_layers": mcfg.num_layers, "quant.keep_float_max_numel": 4096})
 
 
-def _train_tiny() -> str:
+def _train_tiny(steps: int) -> str:
+    """The demo recipe for a fixed number of steps (not its 75 s cap: a loaded machine would train less), exported
+    with fp16 passthrough (keep_float_max_numel at the full-size 65,536) so the benchmark re-quantizes float weights."""
     import numpy as np
 
     from pgolf.data.demo_corpus import collect_documents
@@ -77,9 +79,12 @@ def _train_tiny() -> str:
     write_shard(out / "fineweb_val_000000.bin", flat[: flat.size // 10])
     write_shard(out / "fineweb_train_000000.bin", flat[flat.size // 10:])
     cfg = override(get_recipe("demo").build(), {"data.path": str(out), "data.tokenizer": str(tok),
-                                                "train.device": "cpu", "eval.max_tokens": 16384})
+                                                "train.device": "cpu", "eval.max_tokens": 16384,
+                                                "train.max_wallclock_seconds": 0.0, "train.iterations": steps,
+                                                "schedule.warmdown_iters": max(1, steps * 3 // 10),
+                                                "quant.keep_float_max_numel": 65_536})
     run(cfg, out / "run", recipe="demo", echo=False)
-    print(f"# trained tiny model: {out / 'run' / 'model.pga'}")
+    print(f"# trained tiny model ({steps} steps): {out / 'run' / 'model.pga'}")
     return str(out / "run" / "model.pga")
 
 
@@ -110,12 +115,14 @@ def main() -> None:
     ap.add_argument("--policy", default="pr1473")
     ap.add_argument("--storages", default="int8,packed,rans")
     ap.add_argument("--codecs", default=",".join(CODEC_IDS))
+    ap.add_argument("--steps", type=int, default=250, help="tiny: training steps when no --artifact is given")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a shared, loaded machine)")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     if a.which == "full":
         state, cfg = full_state(a.std_mult), override(Config(), {"model.num_layers": 11})
     else:
-        state, cfg = tiny_state(a.artifact)
+        state, cfg = tiny_state(a.artifact, a.steps)
     cfg = override(cfg, {"quant.policy": a.policy})
     params = sum(t.numel() for t in state.values())
     t0 = time.perf_counter()
