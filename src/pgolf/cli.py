@@ -11,7 +11,7 @@ import sys
 
 from pgolf.errors import PgolfError
 
-VERBS = ["demo", "train", "eval", "recipes", "data"]
+VERBS = ["demo", "train", "eval", "recipes", "data", "size"]
 
 
 class _Parser(argparse.ArgumentParser):

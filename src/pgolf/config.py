@@ -147,16 +147,74 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class QuantConfig:
-    """Post-training quantization: per-row int8 with a percentile clip, small tensors passed through."""
+class QuantRule:
+    """One row of the export policy table (pgolf.quant.policy): the first rule whose glob `pattern` matches the full
+    tensor name and whose element count lies in [min_numel, max_numel] (0 = unbounded) decides the tensor's fate."""
 
-    scheme: Literal["int8_percentile"] = "int8_percentile"
+    pattern: str = "*"  # fnmatch glob on the full state-dict name, e.g. "blocks.*.mlp.*.weight"
+    action: Literal["int", "fp16", "fp32", "bf16", "keep"] = "int"  # int = per-row intN; keep = original dtype
+    bits: int = 8  # 2..8 for action=int: levels ±c with c = 2^(bits-1) − 1
+    clip: Literal["absmax", "percentile", "search_row", "search_tensor", "sdclip"] = "percentile"
+    clip_value: float = 99.99984  # percentile in % (clip=percentile) or k (clip=sdclip, scale = k·std/c)
+    candidates: tuple[float, ...] = ()  # percentiles tried by clip=search_* (empty = 99.9, 99.95, 99.99, 99.999, 100)
+    floor: bool = True  # scale ≥ 1/c (the seeds' floor, SPEC_SEEDS §6.13); false = scale ≥ the smallest fp16 normal
+    neg_extra: bool = False  # q ∈ [−(c+1), c] as #198/#295/#443/#601 clamp; false = symmetric [−c, c]
+    min_numel: int = 0
+    max_numel: int = 0
+
+
+@dataclass(frozen=True)
+class MagnitudePruneConfig:
+    """Zero the `frac`-quantile smallest |w| of every float matrix with more than `min_numel` elements (#295, #443)."""
+
+    frac: float = 0.03
+    min_numel: int = 65_536
+
+
+@dataclass(frozen=True)
+class SelectivePruneConfig:
+    """Zero the cheapest ±1 quantized values (cost s_row²) until code + model fit `target_bytes` (#1473)."""
+
+    target_bytes: int = 0  # decimal bytes; 0 = artifact.max_bytes
+    bits: tuple[int, ...] = (6,)  # only tensors quantized at these widths are candidates (#1473: int6)
+
+
+@dataclass(frozen=True)
+class GPTQConfig:
+    """Full GPTQ (#1473; Frantar et al. 2022) on every int-quantized CastedLinear weight, Hessians from hooks."""
+
+    block_size: int = 128
+    damp: float = 0.01  # × mean(diag H), added once
+    act_order: bool = True
+    calibration: Literal["train", "generated"] = "train"
+    batches: int = 16  # calibration sequences batches (train: loader batches of batch_tokens; generated: of gen_batch)
+    batch_tokens: int = 0  # train calibration tokens per batch (0 = train.batch_tokens)
+    reserve_seconds: float = 0.0  # train calibration: stop training this much before the wallclock cap
+    gen_seq_len: int = 0  # generated calibration: tokens per sequence (0 = train.seq_len)
+    gen_batch: int = 8
+    temperature: float = 0.8
+    seed: int = 0  # 0 = train.seed
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Post-training quantization: the policy table (a named seed table, with `rules` checked first), pruning, GPTQ.
+
+    `clip_percentile`, `keep_float_max_numel` and `control_patterns` parameterise the baseline table; the control
+    patterns also pick the fp32 parameters of the training precision policy.
+    """
+
+    policy: Literal["baseline", "pr198", "pr295", "pr443", "pr601", "pr1473"] = "baseline"
+    rules: tuple[QuantRule, ...] = ()
     clip_percentile: float = 99.99984
     keep_float_max_numel: int = 65_536
     control_patterns: tuple[str, ...] = (
         "attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes",
         "q_gain", "skip_weight", "skip_weights",
     )
+    prune: MagnitudePruneConfig | None = None
+    gptq: GPTQConfig | None = None
+    selective_prune: SelectivePruneConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -209,10 +267,11 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class ArtifactConfig:
-    """The artifact: compression codec and the decimal byte cap on code + compressed model."""
+    """The artifact: storage of quantized values, compression codec, and the decimal cap on code + model bytes."""
 
-    codec: Literal["zlib", "zstd", "lzma", "auto"] = "zlib"
-    level: int = 9
+    codec: Literal["zlib", "zstd", "lzma", "brotli", "auto"] = "zlib"
+    level: int | None = None  # None = the codec's default (zlib 9, zstd 22, lzma 9, brotli 11)
+    storage: Literal["int8", "packed", "rans"] = "int8"  # int8 containers | bit-packed | rANS entropy-coded
     max_bytes: int = 16_000_000
 
 
@@ -436,6 +495,19 @@ def config_hash(cfg) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def _quant_checks(q: QuantConfig) -> list[tuple[bool, str, str]]:
+    out = [(2 <= r.bits <= 8, f"quant.rules[{i}].bits", "must be in 2..8") for i, r in enumerate(q.rules)]
+    if q.prune is not None:
+        out.append((0 <= q.prune.frac < 1, "quant.prune.frac", "must be in [0, 1)"))
+    if q.gptq is not None:
+        g = q.gptq
+        out += [(g.block_size >= 1, "quant.gptq.block_size", "must be ≥ 1"),
+                (g.damp > 0, "quant.gptq.damp", "must be > 0"), (g.batches >= 1, "quant.gptq.batches", "must be ≥ 1"),
+                (g.temperature > 0, "quant.gptq.temperature", "must be > 0"),
+                (g.reserve_seconds >= 0, "quant.gptq.reserve_seconds", "must be ≥ 0")]
+    return out
+
+
 _BITS = {"none", *map(str, range(1, 17))}
 
 
@@ -472,6 +544,7 @@ def validate(cfg: Config) -> Config:
         (cfg.schedule.warmdown_mode != "fraction" or 0 < cfg.schedule.warmdown_frac <= 1,
          "schedule.warmdown_frac", "must be in (0, 1] with warmdown_mode=fraction"),
         (0 <= cfg.schedule.min_lr <= 1, "schedule.min_lr", "must be in [0, 1]"),
+        *_quant_checks(cfg.quant),
     ]
     for ok, key, msg in checks:
         if not ok:
@@ -541,8 +614,9 @@ def validate_model(m: ModelConfig) -> ModelConfig:
 
 __all__ = [
     "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
-    "InitConfig", "LoRATTTConfig", "ModelConfig", "OptimConfig", "OrthoInitConfig", "QuantConfig", "ScheduleConfig",
-    "SmearGateConfig", "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig",
-    "ValueResidualConfig", "XSAConfig", "all_keys", "coerce", "config_hash", "from_dict", "override",
-    "parse_overrides", "to_dict", "validate", "validate_eval", "validate_model",
+    "GPTQConfig", "InitConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig",
+    "OrthoInitConfig", "QuantConfig", "QuantRule", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
+    "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
+    "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",
+    "validate_eval", "validate_model",
 ]

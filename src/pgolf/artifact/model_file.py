@@ -1,33 +1,88 @@
-"""Model ⇄ artifact file: quantize by policy, pack, compress; and the exact inverse back to a GPT.
+"""Model ⇄ artifact file: prune, quantize by policy (RTN or GPTQ), ±1-prune to the budget, pack, compress; and the
+exact inverse back to a GPT.
 
-The file stores the model config and the per-tensor quantization metadata next to the arrays, so `pgolf eval`
-rebuilds the model from the artifact alone.
+The file stores the model config, the per-tensor quantization metadata and the storage layout next to the arrays,
+so `pgolf eval` rebuilds the model from the artifact alone. The post-training pipeline, in order:
+magnitude pruning (quant.prune) → quantization by the policy table, GPTQ where Hessians are given (quant.gptq) →
+selective ±1 pruning until code + model ≤ target (quant.selective_prune) → pack (artifact.storage) → codec.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 import pgolf
-from pgolf.artifact.pack import encode_file, read_file, write_atomic
+from pgolf.artifact.codecs import CODEC_IDS, compress_report
+from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, read_file, write_atomic
 from pgolf.config import Config, ModelConfig, from_dict, to_dict
 from pgolf.errors import PgolfError
-from pgolf.quant.policy import dequantize_state_dict, quantize_state_dict
+from pgolf.quant.policy import dequantize_state_dict, policy_for, quantize_state_dict
 
 
-def encode_model(state: dict[str, Tensor], cfg: Config) -> tuple[bytes, dict, dict[str, Tensor]]:
+def quantize_model_state(state: Mapping[str, Tensor], cfg: Config, hessians: Mapping[str, Tensor] | None = None,
+                         log: Callable[[str], None] | None = None) -> tuple[dict[str, Tensor], dict[str, dict]]:
+    """GPTQ runs on the GPU when there is one (the log line says which device), else on the CPU."""
+    q = cfg.quant
+    if q.prune is not None:
+        from pgolf.quant.prune import magnitude_prune
+
+        state = magnitude_prune(state, q.prune)
+    gptq = None
+    if q.gptq is not None and hessians:
+        from pgolf.quant.gptq import gptq_quantize
+
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        (log or (lambda m: None))(f"gptq: {len(hessians)} Hessians, quantizing on {dev}")
+        gptq = partial(gptq_quantize, cfg=q.gptq, device=dev)
+    return quantize_state_dict(state, policy_for(cfg), hessians, gptq)
+
+
+def int_bits(qmeta: Mapping[str, dict]) -> dict[str, int]:
+    return {n: i["bits"] for n, i in qmeta.items() if i.get("kind") == "int"}
+
+
+def file_meta(cfg: Config, qmeta: dict) -> dict:
+    return {"pgolf": pgolf.__version__, "model": to_dict(cfg.model), "tensors": qmeta,
+            "storage": cfg.artifact.storage}
+
+
+def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, cfg: Config) -> tuple[bytes, dict]:
+    a = cfg.artifact
+    t0 = time.perf_counter()
+    payload = pack(tensors, file_meta(cfg, qmeta), a.storage, int_bits(qmeta))
+    codec, blob, sizes = compress_report(payload, a.codec, a.level)
+    data = FILE_MAGIC + bytes([CODEC_IDS[codec]]) + blob
+    return data, {"codec": codec, "model_bytes": len(data), "payload_bytes": len(payload), "storage": a.storage,
+                  "codec_sizes": sizes, "encode_seconds": time.perf_counter() - t0}
+
+
+def encode_model(state: Mapping[str, Tensor], cfg: Config, hessians: Mapping[str, Tensor] | None = None,
+                 code_bytes: int = 0, log: Callable[[str], None] | None = None) -> tuple[bytes, dict, dict[str, Tensor]]:
     """→ (file bytes, info, the dequantized state the file decodes to)."""
-    tensors, qmeta = quantize_state_dict(state, cfg.quant)
-    meta = {"pgolf": pgolf.__version__, "model": to_dict(cfg.model), "tensors": qmeta}
-    blob, codec = encode_file(tensors, meta, cfg.artifact.codec, None if cfg.artifact.codec == "auto" else cfg.artifact.level)
-    return blob, {"codec": codec, "model_bytes": len(blob)}, dequantize_state_dict(tensors, qmeta)
+    tensors, qmeta = quantize_model_state(state, cfg, hessians, log)
+    info: dict = {}
+    sp = cfg.quant.selective_prune
+    if sp is not None:
+        from pgolf.quant.prune import selective_prune
+
+        target = sp.target_bytes or cfg.artifact.max_bytes
+        sizer = lambda ts: len(encode_tensors(ts, qmeta, cfg)[0]) + code_bytes
+        tensors, info["selective_prune"] = selective_prune(tensors, qmeta, sizer, target, tuple(sp.bits),
+                                                           log or (lambda s: None))
+    blob, enc = encode_tensors(tensors, qmeta, cfg)
+    info.update(enc)
+    return blob, info, dequantize_state_dict(tensors, qmeta)
 
 
-def export_model(model: nn.Module, cfg: Config, path: Path) -> tuple[dict, dict[str, Tensor]]:
-    blob, info, deq = encode_model(model.state_dict(), cfg)
+def export_model(model: nn.Module, cfg: Config, path: Path, hessians: Mapping[str, Tensor] | None = None,
+                 code_bytes: int = 0, log: Callable[[str], None] | None = None) -> tuple[dict, dict[str, Tensor]]:
+    blob, info, deq = encode_model(model.state_dict(), cfg, hessians, code_bytes, log)
     write_atomic(Path(path), blob)
     return info, deq
 
@@ -42,7 +97,7 @@ def load_artifact(path: Path) -> tuple[ModelConfig, dict[str, Tensor], dict]:
         raise PgolfError(f"{path}: artifact metadata lacks the model config or tensor table") from None
     try:
         state = dequantize_state_dict(arrays, qmeta)
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise PgolfError(f"{path}: inconsistent artifact tensors ({e})") from None
     return mcfg, state, info
 
@@ -57,3 +112,7 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modul
     except RuntimeError as e:
         raise PgolfError(f"{path}: tensors do not match the model config ({str(e).splitlines()[0]})") from None
     return model.to(device), info
+
+
+__all__ = ["encode_file", "encode_model", "encode_tensors", "export_model", "load_artifact", "load_model",
+           "quantize_model_state"]

@@ -1,7 +1,12 @@
-"""Byte accounting: artifact = code bytes + compressed model bytes, against the decimal cap (16,000,000).
+"""Byte accounting: artifact = code bytes + compressed model bytes, against the DECIMAL cap (16,000,000; the repo FAQ).
 
 Until the single-file bundler exists, `code_bytes` counts the UTF-8 bytes of every source file of the pgolf package —
 an upper bound on what a bundled train_gpt.py would hold (the method is recorded next to the number).
+
+`breakdown` splits a model file into groups — embeddings, attention, MLP, control tensors, other, scales, metadata —
+and for each reports the values it holds, its bytes in the payload as stored (before the codec) and its bytes when
+its arrays alone are stored and compressed with the file's own storage and codec (compressed sizes do not add up
+exactly; the file's real size is reported beside their sum).
 """
 
 from __future__ import annotations
@@ -9,9 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pgolf
+from pgolf.artifact.codecs import compress
+from pgolf.artifact.pack import pack, read_file
 from pgolf.errors import PgolfError
 
 CODE_BYTES_METHOD = "package-sources"
+GROUPS = ("embeddings", "attention", "mlp", "control", "other", "scales", "metadata")
+_CONTROL = ("attn_scale", "mlp_scale", "resid_mix", "q_gain", "skip_weight", "smear", "bigram.scale", "backout",
+            "vr_lambda", "ve_layer_scales", "ve_shared.scale", "lambda", "gate")
+_EMBED = ("tok_emb", "lm_head", "bigram", "ve_shared", "embed")
 
 
 def package_code_bytes() -> int:
@@ -26,3 +37,45 @@ def check_budget(model_bytes: int, code_bytes: int, max_bytes: int, what: str = 
             f"{what}: {total:,} bytes (model {model_bytes:,} + code {code_bytes:,}) is over the cap of {max_bytes:,}"
         )
     return total
+
+
+def group_of(array: str, tensors: dict) -> str:
+    """Group of a stored array name (quantized tensors' `.scale` arrays are 'scales')."""
+    if array.endswith(".scale") and tensors.get(array[: -len(".scale")], {}).get("kind") == "int":
+        return "scales"
+    base = array
+    if any(p in base for p in _CONTROL) and (tensors.get(base, {}).get("kind") != "int"):
+        return "control"
+    if any(p in base for p in _EMBED):
+        return "embeddings"
+    if ".attn." in base:
+        return "attention"
+    if ".mlp." in base:
+        return "mlp"
+    return "other"
+
+
+def breakdown(path: Path) -> dict:
+    """Per-group sizes of a model file (see module docstring) plus totals."""
+    arrays, meta, info = read_file(Path(path))
+    tensors = meta.get("tensors", {})
+    storage = meta.get("storage", "int8")
+    bits = {n: i["bits"] for n, i in tensors.items() if isinstance(i, dict) and i.get("kind") == "int"}
+    groups: dict[str, dict] = {g: {"arrays": 0, "values": 0, "stored_bytes": 0, "compressed_bytes": 0} for g in GROUPS}
+    members: dict[str, dict] = {g: {} for g in GROUPS}
+    for name, t in arrays.items():
+        g = group_of(name, tensors)
+        members[g][name] = t
+        groups[g]["arrays"] += 1
+        groups[g]["values"] += t.numel()
+    empty = len(compress(pack({}, {}, storage), info["codec"]))
+    for g in GROUPS[:-1]:
+        if members[g]:
+            payload = pack(members[g], {}, storage, {k: v for k, v in bits.items() if k in members[g]})
+            groups[g]["stored_bytes"] = len(payload) - len(pack({}, {}, storage))
+            groups[g]["compressed_bytes"] = len(compress(payload, info["codec"])) - empty
+    meta_payload = pack({}, meta, storage)
+    groups["metadata"].update(stored_bytes=len(meta_payload), compressed_bytes=len(compress(meta_payload, info["codec"])))
+    return {"path": str(path), "model_bytes": info["file_bytes"], "codec": info["codec"], "storage": storage,
+            "decompress_seconds": info["decompress_seconds"], "groups": groups,
+            "sum_of_groups_compressed": sum(g["compressed_bytes"] for g in groups.values())}

@@ -1,65 +1,137 @@
-"""Which tensor gets which treatment in the export, and the state-dict ⇄ quantized-tensors transform.
+"""The export policy: a table of name patterns → treatment, and the state-dict ⇄ quantized-tensors transform.
 
-The baseline's table (SPEC_SEEDS.md §0, §1.7): non-float tensors pass through exactly; float tensors with at most
-`keep_float_max_numel` elements pass through — fp32 if their name matches a control pattern, else fp16 (original
-dtype restored on load); larger tensors are quantized per row to int8 with a percentile clip.
+A table is an ordered tuple of `QuantRule`s (pgolf.config): the first rule whose fnmatch glob matches the full tensor
+name and whose element count lies in [min_numel, max_numel] wins. Actions: `int` (per-row intN, pgolf.quant.rtn, or
+GPTQ when a Hessian is given), `fp16` / `fp32` / `bf16` passthrough (the original dtype is restored on load), `keep`
+(stored as is). Non-float tensors are always stored exactly. A float tensor no rule matches is an error raised before
+anything is quantized (the coverage assert). The named seed tables live in pgolf.quant.tables; `quant.rules` are
+checked before the named table. `Policy.bits_for(name, tensor)` tells QAT which grid a weight will be exported on.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import fnmatch
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from pgolf.config import QuantConfig
-from pgolf.quant.rtn import dequantize, quantize_int8_percentile
+from pgolf.config import Config, QuantConfig, QuantRule
+from pgolf.errors import PgolfError
+from pgolf.quant.rtn import IntSpec, dequantize, quantize
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_PASS = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def classify(name: str, t: Tensor, cfg: QuantConfig) -> str:
-    """'exact' | 'fp32' | 'fp16' | 'int8'."""
-    if not t.is_floating_point():
+def spec_of(rule: QuantRule) -> IntSpec:
+    return IntSpec(rule.bits, rule.clip, rule.clip_value, tuple(rule.candidates), rule.floor, rule.neg_extra)
+
+
+def matches(rule: QuantRule, name: str, numel: int) -> bool:
+    if rule.min_numel and numel < rule.min_numel:
+        return False
+    if rule.max_numel and numel > rule.max_numel:
+        return False
+    return fnmatch.fnmatchcase(name, rule.pattern)
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    rules: tuple[QuantRule, ...]
+
+    def rule_for(self, name: str, t: Tensor) -> QuantRule | None:
+        """The first matching rule; None for non-float tensors (stored exactly). Raises if nothing matches."""
+        if not t.is_floating_point():
+            return None
+        for r in self.rules:
+            if matches(r, name, t.numel()):
+                return r
+        raise PgolfError(f"quant policy {self.name!r}: no rule matches tensor {name} (shape {list(t.shape)}); "
+                         "add a rule to quant.rules")
+
+    def bits_for(self, name: str, t: Tensor) -> int | None:
+        """The int width `name` is exported at, or None when it is passed through."""
+        r = self.rule_for(name, t)
+        return r.bits if r is not None and r.action == "int" else None
+
+    def check_covers(self, state: Mapping[str, Tensor]) -> None:
+        for name, t in state.items():
+            self.rule_for(name, t)
+
+
+def policy_for(cfg: Config | QuantConfig, num_layers: int | None = None) -> Policy:
+    """The resolved table of a config: `quant.rules` first, then the named seed table."""
+    from pgolf.quant.tables import TABLES
+
+    q = cfg.quant if isinstance(cfg, Config) else cfg
+    n = num_layers if num_layers is not None else (cfg.model.num_layers if isinstance(cfg, Config) else 9)
+    return Policy(q.policy, tuple(q.rules) + TABLES[q.policy](q, n))
+
+
+def bits_for(name: str, tensor: Tensor, cfg: Config | None = None) -> int | None:
+    """Export width of one tensor under `cfg`'s policy (the baseline's when cfg is None); None = passthrough."""
+    return policy_for(cfg if cfg is not None else Config()).bits_for(name, tensor)
+
+
+def classify(name: str, t: Tensor, cfg: Config | QuantConfig, num_layers: int | None = None) -> str:
+    """'exact' | 'fp32' | 'fp16' | 'bf16' | 'keep' | 'intN' under the config's policy (the rule `bits_for` reads)."""
+    r = policy_for(cfg, num_layers).rule_for(name, t)
+    if r is None:
         return "exact"
-    if t.numel() <= cfg.keep_float_max_numel:
-        return "fp32" if any(p in name for p in cfg.control_patterns) else "fp16"
-    return "int8"
+    return f"int{r.bits}" if r.action == "int" else r.action
 
 
 def _dtype_name(dt: torch.dtype) -> str:
     return str(dt).removeprefix("torch.")
 
 
-def quantize_state_dict(sd: dict[str, Tensor], cfg: QuantConfig) -> tuple[dict[str, Tensor], dict[str, dict]]:
-    """→ (tensors to store, per-name metadata). Stored tensors are CPU and contiguous."""
+GptqFn = Callable[[Tensor, Tensor, IntSpec], tuple[Tensor, Tensor]]
+
+
+def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
+                        hessians: Mapping[str, Tensor] | None = None,
+                        gptq: GptqFn | None = None) -> tuple[dict[str, Tensor], dict[str, dict]]:
+    """→ (tensors to store, per-name metadata). `gptq(w, H, spec)` replaces RTN for names with a Hessian."""
+    if isinstance(policy, QuantConfig):
+        policy = policy_for(policy)
+    policy.check_covers(sd)
     tensors: dict[str, Tensor] = {}
     meta: dict[str, dict] = {}
     for name, t in sd.items():
         t = t.detach().cpu().contiguous()
-        kind = classify(name, t, cfg)
-        info = {"kind": kind, "dtype": _dtype_name(t.dtype), "shape": list(t.shape)}
-        if kind == "exact":
+        rule = policy.rule_for(name, t)
+        info: dict = {"dtype": _dtype_name(t.dtype), "shape": list(t.shape)}
+        if rule is None or rule.action == "keep":
+            info["kind"] = "exact"
             tensors[name] = t
-        elif kind in ("fp32", "fp16"):
-            tensors[name] = t.to(torch.float32 if kind == "fp32" else torch.float16)
+        elif rule.action in _PASS:
+            info["kind"] = rule.action
+            tensors[name] = t.to(_PASS[rule.action])
         else:
-            q, s = quantize_int8_percentile(t, cfg.clip_percentile)
+            spec = spec_of(rule)
+            H = hessians.get(name) if hessians else None
+            use_gptq = gptq is not None and H is not None and t.ndim == 2
+            q, s = gptq(t, H, spec) if use_gptq else quantize(t, spec)
+            info.update(kind="int", bits=rule.bits, method="gptq" if use_gptq else rule.clip)
             tensors[name] = q
             tensors[name + ".scale"] = s
         meta[name] = info
     return tensors, meta
 
 
-def dequantize_state_dict(tensors: dict[str, Tensor], meta: dict[str, dict]) -> dict[str, Tensor]:
+def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> dict[str, Tensor]:
     out: dict[str, Tensor] = {}
     for name, info in meta.items():
         dtype = _DTYPES.get(info["dtype"])
         kind = info["kind"]
         if kind == "exact":
             out[name] = tensors[name]
-        elif kind in ("fp32", "fp16"):
+        elif kind in _PASS:
             out[name] = tensors[name].to(dtype)
-        elif kind == "int8":
+        elif kind == "int":
             out[name] = dequantize(tensors[name], tensors[name + ".scale"], dtype)
         else:
             raise ValueError(f"unknown tensor kind {kind!r} for {name}")
@@ -67,9 +139,3 @@ def dequantize_state_dict(tensors: dict[str, Tensor], meta: dict[str, dict]) -> 
             raise ValueError(f"{name}: shape {list(out[name].shape)} does not match recorded {info['shape']}")
     return out
 
-
-def numpy_of(t: Tensor) -> np.ndarray:
-    """Tensor → numpy (bf16 viewed as uint16 bits)."""
-    if t.dtype == torch.bfloat16:
-        return t.view(torch.uint16).numpy() if hasattr(torch, "uint16") else t.view(torch.int16).numpy()
-    return t.numpy()

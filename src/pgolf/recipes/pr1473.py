@@ -61,5 +61,9 @@ def pr1473() -> Config:
         "train.qat": {"late_threshold": 0.15, "scale": "absmax_floor", "bits": QAT_1473},
         "eval.seq_len": 2048, "eval.stride": 64,
         "artifact.codec": "lzma", "artifact.level": 9,
+        "quant.policy": "pr1473",
+        "quant.gptq": {"calibration": "generated", "batches": 8, "gen_batch": 8, "gen_seq_len": 2048,  # 64 × 2048
+                       "temperature": 0.8, "block_size": 128, "damp": 0.01, "act_order": True},  # damped once (§6.3)
+        "quant.selective_prune": {"bits": (6,)},  # to the decimal cap (#1473 aimed at 15.9 MiB, §6.10)
         "quant.control_patterns": (*BASE_CONTROLS, "smear", "ve_layer_scales", "ve_shared.scale"),
     })

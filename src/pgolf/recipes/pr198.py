@@ -53,6 +53,6 @@ def pr198() -> Config:
         "optim.grad_clip_norm": 0.3, "optim.routing": "pr198",
         "train.swa": {"every": 200, "threshold": 0.5},
         "eval.seq_len": 2048, "eval.stride": 64,
-        "artifact.codec": "zstd", "artifact.level": 22,
+        "artifact.codec": "zstd", "artifact.level": 22, "quant.policy": "pr198",
         "quant.control_patterns": (*BASE_CONTROLS, "smear"),
     })

@@ -49,5 +49,6 @@ def pr295() -> Config:
         "train.swa": {"every": 50, "threshold": 0.4},
         "train.qat": {"scale": "absmax", "bits": QAT_295},
         "eval.seq_len": 0,
+        "quant.policy": "pr295", "quant.prune": {"frac": 0.08, "min_numel": 65_536},
         "quant.control_patterns": (*BASE_CONTROLS, "smear", "backout_lambda", "bigram.scale"),
     })

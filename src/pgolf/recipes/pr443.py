@@ -35,5 +35,6 @@ def pr443() -> Config:
         "optim.matrix_lr": 0.02, "optim.scalar_lr": 0.02, "optim.tied_embed_lr": 0.03,
         "optim.routing": "pr443",
         "train.swa": {"every": 50, "threshold": 0.4},
+        "quant.policy": "pr443", "quant.prune": {"frac": 0.03, "min_numel": 65_536},
         "quant.control_patterns": (*BASE_CONTROLS, "smear", "bigram.scale"),
     })

@@ -51,4 +51,5 @@ def pr601() -> Config:
         "train.swa": None, "train.ema": {"decay": 0.997},
         "train.qat": {"late_threshold": 0.15, "scale": "absmax_fp16", "bits": QAT_601},
         "eval.seq_len": 1024, "eval.stride": 128,
+        "quant.policy": "pr601", "quant.prune": None,  # its "Full GPTQ" is a no-op: plain per-row RTN
     })

@@ -52,6 +52,7 @@ def tiny(cfg: Config) -> Config:
     technique sizes shrink by the width factor f = 128/model_dim (BigramHash and value-embedding dims, partial-RoPE
     dims by the head-dim factor, OrthoInit thresholds by f and f² so the same matrices qualify); layer sets are
     mapped by `pgolf.model.layersets.rescale_layers` ("last:K" counts clamp to 4, "9,10" of 11 → "2,3" of 4).
+    The export's size gates (passthrough ≤ N elements, pruning > N) scale by f² as the OrthoInit thresholds do.
     """
     from pgolf.model.layersets import rescale_index, rescale_layers
 
@@ -83,4 +84,11 @@ def tiny(cfg: Config) -> Config:
     if m.init.ortho is not None:
         changes["model.init.ortho.min_dim"] = max(1, round(m.init.ortho.min_dim * f))
         changes["model.init.ortho.min_numel"] = round((m.init.ortho.min_numel - 1) * f * f) + 1
+    q = cfg.quant  # size gates scale by f² so the same matrices are quantized; GPTQ calibrates on a few sequences
+    changes["quant.keep_float_max_numel"] = max(1, round(q.keep_float_max_numel * f * f))
+    if q.prune is not None:
+        changes["quant.prune.min_numel"] = max(1, round(q.prune.min_numel * f * f))
+    if q.gptq is not None:
+        changes.update({"quant.gptq.gen_seq_len": 0, "quant.gptq.batches": min(q.gptq.batches, 2),
+                        "quant.gptq.gen_batch": min(q.gptq.gen_batch, 2), "quant.gptq.batch_tokens": 0})
     return override(cfg, changes)

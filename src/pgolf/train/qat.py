@@ -15,7 +15,8 @@ Q = q·ŝ_r, where the scale rule gives (s, ŝ, c, lo, hi) for a bit width:
   absmax_floor  — s = ŝ = max(rowmax/qmax, 1/qmax), [−qmax−1, qmax] (#198, #1473)
   absmax_fp16   — s = ŝ = fp16(max(rowmax, 1e-12)/qmax), [−qmax−1, qmax] (#601)
 Bit widths: `bits_for(name, param) -> int | None` (None = full precision); by default the quant policy's
-(`pgolf.quant.policy.classify`: 'intN' → N), with `QATConfig.bits` overrides "regex=N" / "regex=none", first match wins.
+(`pgolf.quant.policy.Policy.bits_for`, the exporter's own table at the model's depth), with `QATConfig.bits`
+overrides "regex=N" / "regex=none", first match wins.
 From step 0 (`late_threshold` None) or from the first step whose LR scale is below `late_threshold` (#601: 0.15).
 Params/bytes added: none (a full-precision backup of the targeted weights lives on the device during training).
 """
@@ -96,13 +97,16 @@ def fake_quant(w: Tensor, bits: int, rule: ScaleRule) -> Tensor:
     return (q * g.dq_scale).reshape(w.shape).to(w.dtype)
 
 
-def policy_bits(quant_cfg) -> BitsFor:
-    """Bit widths from the export policy: classify(name, t) == 'intN' → N, anything else → None."""
-    from pgolf.quant.policy import classify
+def policy_bits(quant_cfg, num_layers: int | None = None) -> BitsFor:
+    """Bit widths from the export policy itself (`pgolf.quant.policy.Policy.bits_for`, the one source of truth):
+    the width of the rule that will export the tensor, None for passthrough. `num_layers` resolves the tables'
+    late-layer carve-outs (a Config carries its own)."""
+    from pgolf.quant.policy import policy_for
+
+    policy = policy_for(quant_cfg, num_layers)
 
     def bits_for(name: str, p: Tensor) -> int | None:
-        kind = classify(name, p.detach(), quant_cfg)
-        return int(kind[3:]) if kind.startswith("int") and kind[3:].isdigit() else None
+        return policy.bits_for(name, p.detach())
 
     return bits_for
 
@@ -180,5 +184,8 @@ class _Swap:
 def build_qat(model: nn.Module, cfg, quant_cfg, bits_for: BitsFor | None = None,
               rule: ScaleRule | None = None) -> QAT:
     """QAT from a QATConfig; `bits_for`/`rule` default to the quant policy and `cfg.scale`."""
-    bits_for = override_bits(cfg.bits, bits_for or policy_bits(quant_cfg))
+    if bits_for is None:
+        blocks = getattr(model, "blocks", None)
+        bits_for = policy_bits(quant_cfg, len(blocks) if blocks is not None else None)
+    bits_for = override_bits(cfg.bits, bits_for)
     return QAT(model, bits_for, rule or scale_rule(cfg.scale, cfg.clip_percentile), cfg.late_threshold)

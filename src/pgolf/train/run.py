@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ from pgolf.model.attention import describe_attention_kernel
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.routing import describe_groups
+from pgolf.quant.calibrate import calibrate
 from pgolf.runtime.dist import Runtime, init_runtime, shutdown
 from pgolf.runtime.log import RunLogger, environment
 from pgolf.train.averaging import apply_average, build_averager
@@ -42,6 +44,16 @@ def build_model(cfg: Config, rt: Runtime) -> GPT:
     if rt.is_cuda:
         apply_training_precision(model, cfg.quant.control_patterns)
     return model
+
+
+def _reserve_calibration_time(cfg: Config, log) -> Config:
+    """GPTQ on training data must finish inside the budget: train `quant.gptq.reserve_seconds` less."""
+    g, t = cfg.quant.gptq, cfg.train
+    if g is None or g.calibration != "train" or not g.reserve_seconds or t.max_wallclock_seconds <= 0:
+        return cfg
+    cap = max(t.max_wallclock_seconds - g.reserve_seconds, 0.0)
+    log(f"gptq: training cap {t.max_wallclock_seconds:.1f} s − reserve {g.reserve_seconds:.1f} s = {cap:.1f} s")
+    return replace(cfg, train=replace(t, max_wallclock_seconds=cap))
 
 
 def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -> dict:
@@ -117,7 +129,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         log(f"val step {step} | val_loss {r.val_loss:.4f} | val_bpb {r.val_bpb:.4f}")
         log.metrics(step=step, val_loss=r.val_loss, val_bpb=r.val_bpb)
 
-    res = train_loop(step_fn, cfg, rt, log, validate_at, hooks)
+    res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at, hooks)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
 
     t_eval = time.perf_counter()
@@ -129,13 +141,16 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
             log(f"{averager.kind.upper()} weights loaded")
         else:
             log(f"{averager.kind.upper()}: fewer than 2 snapshots, keeping the last weights")
+    hessians = calibrate(model, cfg, loader, rt.device, log, rt.autocast)  # GPTQ only: on the final weights
     pre, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
     log(f"pre-quant val_loss {pre.val_loss:.4f} | val_bpb {pre.val_bpb:.4f}"
         + (f" (after {averager.kind.upper()})" if averager is not None else ""))
     path = out_dir / ARTIFACT_NAME
     info = {}
     if rt.is_main:
-        info, _ = export_model(model, cfg, path)
+        info, _ = export_model(model, cfg, path, hessians, package_code_bytes(), log)
+        log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
+            f"{info['encode_seconds']:.1f} s")
     if rt.distributed:
         torch.distributed.barrier()
     _, state, rinfo = load_artifact(path)

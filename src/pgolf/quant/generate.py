@@ -1,0 +1,145 @@
+"""Sampling text from the model itself (GPTQ's self-generated calibration, #1019/#1473), with a KV cache.
+
+#1473 recomputes the whole prefix at every step (O(T²) work per sequence). Here each step runs the ONE GPT's own
+`logits` on a short window — the new token plus `LOOKBACK` earlier ones — while every attention module is swapped,
+for the duration of generation only, for a cached twin that keeps the keys/values of all earlier positions and
+evaluates RoPE at absolute positions. Everything in the trunk except attention is position-wise, and the input-side
+features look back at most 2 tokens (BigramHash hashes (previous, current); SmearGate blends with the previous
+position's embedding, itself built from a bigram), so the newest position of the window is exact. Only the new
+positions' keys/values enter the cache (older window positions lack their own look-back and are discarded).
+The cached twin repeats the attention maths (q/k/v, value embeddings, value residual, QK norm, RoPE, q_gain, XSA,
+output gate); before generating, `cached_logits_ok` checks that prefill + cached steps reproduce `model.logits` —
+an attention feature this twin does not know fails the check, and generation then recomputes the prefix at every
+step, saying so in the log (never silently).
+Sampling: the first token is uniform in [0, V); then multinomial from softmax(logits/temperature), a
+torch.Generator seeded with `seed` (#1473). Tests: cached logits equal full recomputation for every seed recipe's
+features; cached and uncached sampling give the same tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pgolf.model.features.attn_gate import apply_attn_gate
+from pgolf.model.features.value_residual import mix_value_residual
+from pgolf.model.features.xsa import exclusive_self_attention
+from pgolf.model.layers import rms_norm
+
+LOOKBACK = 2  # earlier tokens each step re-reads: BigramHash needs 1, SmearGate over a bigram-fed embedding 2
+
+
+class CachedAttention:
+    """Stands in for one CausalSelfAttention's forward: window positions [start, start+T), the last `n_new` new."""
+
+    def __init__(self, attn: nn.Module):
+        self.attn = attn
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+        self.start = 0
+        self.n_new = 0
+
+    def __call__(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        a = self.attn
+        B, T, C = x.shape
+        q = a.c_q(x).view(B, T, a.num_heads, a.head_dim)
+        k = a.c_k(x).view(B, T, a.num_kv_heads, a.head_dim)
+        v = a.c_v(x)
+        if ve is not None:
+            v = v + ve
+        v = raw_v = v.view(B, T, a.num_kv_heads, a.head_dim)
+        if a.vr_lambda is not None and v0 is not None:
+            v = mix_value_residual(v, v0, a.vr_lambda)
+        q, k = rms_norm(q), rms_norm(k)
+        end = self.start + T
+        cos, sin = a.rotary.cos_sin(end, x.device, q.dtype)
+        cos, sin = cos[:, self.start:], sin[:, self.start:]
+        q, k = a.rotary(q, cos, sin), a.rotary(k, cos, sin)
+        q = q * a.q_gain.to(q.dtype)[None, None, :, None]
+        new_k, new_v = k[:, T - self.n_new:], v[:, T - self.n_new:]
+        self.k = new_k if self.k is None else torch.cat((self.k, new_k), 1)
+        self.v = new_v if self.v is None else torch.cat((self.v, new_v), 1)
+        keys = torch.arange(end, device=x.device)
+        mask = keys[None, :] <= torch.arange(self.start, end, device=x.device)[:, None]  # (T, end)
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), self.k.transpose(1, 2).to(q.dtype),
+                                           self.v.transpose(1, 2).to(q.dtype), attn_mask=mask,
+                                           enable_gqa=a.num_kv_heads != a.num_heads).transpose(1, 2)
+        if a.xsa:
+            y = exclusive_self_attention(y, v)
+        if a.attn_gate is not None:
+            y = apply_attn_gate(y, x, a.attn_gate)
+        return a.proj(y.reshape(B, T, C)), raw_v
+
+
+@contextlib.contextmanager
+def kv_cached(model: nn.Module):
+    """Swap every block's attention forward for a fresh CachedAttention; restored on exit."""
+    caches = [CachedAttention(b.attn) for b in model.blocks]
+    saved = [b.attn.__dict__.get("forward") for b in model.blocks]  # an instance-level forward, if any
+    for b, c in zip(model.blocks, caches):
+        b.attn.forward = c
+    try:
+        yield caches
+    finally:
+        for b, f in zip(model.blocks, saved):
+            if f is None:
+                del b.attn.forward  # back to the class's forward
+            else:
+                b.attn.forward = f
+
+
+@torch.no_grad()
+def cached_step(model: nn.Module, toks: Tensor, caches: list[CachedAttention], n_new: int) -> Tensor:
+    """Logits (B, n_new, V) of the last `n_new` tokens of `toks` (B, t); the cache holds positions < t − n_new."""
+    t = toks.shape[1]
+    start = max(0, t - n_new - LOOKBACK)
+    for c in caches:
+        c.start, c.n_new = start, n_new
+    return model.logits(toks[:, start:])[:, -n_new:]
+
+
+@torch.no_grad()
+def cached_logits_ok(model: nn.Module, device: torch.device, tol: float = 1e-3) -> bool:
+    """Does a 3-token prefill + 5 single cached steps reproduce model.logits on 8 tokens?"""
+    g = torch.Generator(device="cpu").manual_seed(0)
+    idx = torch.randint(0, model.cfg.vocab_size, (1, 8), generator=g).to(device)
+    try:
+        with kv_cached(model) as caches:
+            parts = [cached_step(model, idx[:, :3], caches, 3)]
+            parts += [cached_step(model, idx[:, :t + 1], caches, 1) for t in range(3, 8)]
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        return False
+    ref = model.logits(idx).float()
+    return bool(torch.allclose(torch.cat(parts, 1).float(), ref, atol=tol, rtol=tol))
+
+
+@torch.no_grad()
+def generate(model: nn.Module, n_seqs: int, seq_len: int, temperature: float, seed: int, batch: int,
+             device: torch.device, log: Callable[[str], None] = print, use_cache: bool | None = None) -> Tensor:
+    """(n_seqs, seq_len) int64 tokens sampled from the model (CPU tensor)."""
+    was_training = model.training
+    model.eval()
+    if use_cache is None:
+        use_cache = cached_logits_ok(model, device)
+        log("generation: KV cache" if use_cache else
+            "generation: an attention feature unknown to the KV-cache twin; recomputing the prefix at every step")
+    gen = torch.Generator(device=device).manual_seed(seed)
+    V = model.cfg.vocab_size
+    out = []
+    try:
+        for b0 in range(0, n_seqs, batch):
+            bs = min(batch, n_seqs - b0)
+            toks = torch.randint(0, V, (bs, 1), generator=gen, device=device)
+            with kv_cached(model) if use_cache else contextlib.nullcontext() as caches:
+                for _ in range(1, seq_len):
+                    logits = cached_step(model, toks, caches, 1) if use_cache else model.logits(toks)
+                    probs = torch.softmax(logits[:, -1].float() / temperature, dim=-1)
+                    toks = torch.cat((toks, torch.multinomial(probs, 1, generator=gen)), dim=1)
+            out.append(toks.cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out, 0)

@@ -1,0 +1,89 @@
+"""Storage layouts and the rANS coder: exact inverses, deterministic bytes, corrupt input refused with one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pgolf.artifact import rans
+from pgolf.artifact.pack import pack, unpack
+from pgolf.artifact.storage import pack_bits, shuffle, unpack_bits, unshuffle
+from pgolf.errors import PgolfError
+
+
+def arrays(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = {"f32": torch.randn(7, 5, generator=g), "f16": torch.randn(33, generator=g).half(),
+           "bf16": torch.randn(4, 4, generator=g).bfloat16(), "scalar": torch.tensor(0.05).half(),
+           "i64": torch.arange(6).view(2, 3), "b": torch.tensor([True, False]), "empty": torch.zeros(0, 3),
+           "q_empty": torch.zeros(0, dtype=torch.int8), "q_const": torch.full((5, 5), 3, dtype=torch.int8)}
+    bits = {"q_empty": 4, "q_const": 3}
+    for b in range(2, 9):
+        half = 1 << (b - 1)
+        v = torch.clamp(torch.round(torch.randn(17, 29, generator=g) * half / 2), -half, half - 1).to(torch.int8)
+        out[f"q{b}"], bits[f"q{b}"] = v, b
+    return out, bits
+
+
+@pytest.mark.parametrize("storage", ["int8", "packed", "rans"])
+def test_pack_round_trip_exact_and_deterministic(storage):
+    a, bits = arrays()
+    blob = pack(a, {"k": 1}, storage, bits)
+    assert blob == pack(dict(reversed(list(a.items()))), {"k": 1}, storage, bits)
+    got, meta = unpack(blob)
+    assert meta == {"k": 1} and set(got) == set(a)
+    for k, v in a.items():
+        assert got[k].dtype == v.dtype and got[k].shape == v.shape and torch.equal(got[k], v), k
+
+
+def test_bit_packing_and_shuffle_inverses():
+    rng = np.random.default_rng(0)
+    for b in range(2, 8):
+        v = rng.integers(-(1 << (b - 1)), 1 << (b - 1), size=101).astype(np.int8)
+        raw = pack_bits(v, b)
+        assert len(raw) == -(-101 * b // 8) and np.array_equal(unpack_bits(raw, b, 101), v)
+    with pytest.raises(ValueError, match="outside"):
+        pack_bits(np.array([4], np.int8), 3)
+    raw = rng.integers(0, 256, 40).astype(np.uint8).tobytes()
+    assert unshuffle(shuffle(raw, 4), 4) == raw and shuffle(raw, 4) != raw
+
+
+def test_rans_round_trip_contexts_and_entropy():
+    rng = np.random.default_rng(1)
+    n = 50_000
+    ctx = np.repeat([0, 1, 2], [20_000, 29_999, 1])
+    sym = np.concatenate([rng.integers(0, 4, 20_000), np.clip(rng.normal(30, 3, 29_999).round(), 0, 62), [62]])
+    sym = sym.astype(np.int64)
+    freqs = np.zeros((3, 63), np.uint32)
+    for c in range(3):
+        freqs[c] = rans.quantize_freqs(np.bincount(sym[ctx == c], minlength=63))
+    blob = rans.encode(sym, ctx, freqs)
+    assert np.array_equal(rans.decode(blob, ctx, freqs), sym)
+    ent = 0.0
+    for c in range(3):
+        p = np.bincount(sym[ctx == c]) / (ctx == c).sum()
+        p = p[p > 0]
+        ent -= float(p @ np.log2(p)) * int((ctx == c).sum()) / 8
+    assert len(blob) < ent * 1.01 + 8 + 4 * rans.lanes_for(n) + 64  # within 1% of the order-0 entropy
+    with pytest.raises(ValueError):
+        rans.decode(blob[:-2], ctx, freqs)
+    bad = bytearray(blob)
+    bad[-5] ^= 0xFF
+    with pytest.raises(ValueError):
+        rans.decode(bytes(bad), ctx, freqs)
+
+
+def test_quantize_freqs_keeps_every_symbol():
+    f = rans.quantize_freqs(np.array([10**9, 1, 0, 1, 5]))
+    assert int(f.sum()) == rans.M and f[1] >= 1 and f[3] >= 1 and f[2] == 0
+
+
+@pytest.mark.parametrize("storage", ["packed", "rans"])
+def test_truncated_or_corrupt_payloads_are_one_line_errors(storage):
+    a, bits = arrays()
+    blob = pack(a, {}, storage, bits)
+    for bad in (blob[: len(blob) - 3], blob[: len(blob) // 2]):
+        with pytest.raises(PgolfError) as e:
+            unpack(bad)
+        assert "\n" not in str(e.value)
