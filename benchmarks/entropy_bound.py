@@ -1,0 +1,76 @@
+"""How much could any entropy coder gain on a model's quantized matrices? Ideal code lengths under simple contexts.
+
+    python benchmarks/entropy_bound.py RUN/model.pga [--policy pr1473] [--classes 4]
+
+The artifact's weights are re-quantized by `--policy` (as benchmarks/codecs.py does); for every integer matrix the
+ideal (empirical-entropy) size is summed under: one histogram per matrix (order 0); per column-spread class; per
+row-spread class; per row × column class; and per |left neighbour| magnitude bucket. Histograms are counted as free
+(an optimistic bound: a real coder also stores its tables and class ids). The reference is the same int8 values
+concatenated and compressed by lzma-9 (extreme). If even the free-table bound is within a few % of lzma, no static
+context model on these values can do much better — that is a property of the weights, not of the coder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import lzma
+from pathlib import Path
+
+import numpy as np
+
+from pgolf.artifact.model_file import load_artifact
+from pgolf.config import Config, override
+from pgolf.quant.policy import policy_for, quantize_state_dict
+
+
+def entropy_bytes(x: np.ndarray) -> float:
+    _, c = np.unique(x, return_counts=True)
+    return float(-(c * np.log2(c / c.sum())).sum() / 8)
+
+
+def context_bytes(q: np.ndarray, ctx: np.ndarray) -> float:
+    return sum(entropy_bytes(q[ctx == c]) for c in np.unique(ctx))
+
+
+def spread_classes(spread: np.ndarray, k: int) -> np.ndarray:
+    return np.searchsorted(np.quantile(spread, np.linspace(0, 1, k + 1)[1:-1]), spread)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("artifact", type=Path)
+    ap.add_argument("--policy", default="pr1473")
+    ap.add_argument("--classes", type=int, default=4)
+    a = ap.parse_args()
+    mcfg, state, _ = load_artifact(a.artifact)
+    cfg = override(Config(), {"model.num_layers": mcfg.num_layers, "quant.keep_float_max_numel": 4096,
+                              "quant.policy": a.policy})
+    tensors, qmeta = quantize_state_dict(state, policy_for(cfg))
+    k = a.classes
+    sizes = {"order 0 (per matrix)": 0.0, f"column class ({k})": 0.0, f"row class ({k})": 0.0,
+             f"row × column ({k}×{k})": 0.0, "|left neighbour| bucket": 0.0}
+    raw, n_values = [], 0
+    for name, t in tensors.items():
+        if name not in qmeta or qmeta[name]["kind"] != "int" or t.ndim != 2:
+            continue
+        q = t.numpy().astype(np.int16)
+        raw.append(q.astype(np.int8).tobytes())
+        n_values += q.size
+        cols = spread_classes(q.std(0), k)[None, :]
+        rows = spread_classes(q.std(1), k)[:, None]
+        left = np.concatenate([np.zeros((q.shape[0], 1), np.int16), np.abs(q[:, :-1])], 1)
+        keys = list(sizes)
+        sizes[keys[0]] += entropy_bytes(q)
+        sizes[keys[1]] += context_bytes(q, np.broadcast_to(cols, q.shape))
+        sizes[keys[2]] += context_bytes(q, np.broadcast_to(rows, q.shape))
+        sizes[keys[3]] += context_bytes(q, rows * k + cols)
+        sizes[keys[4]] += context_bytes(q, np.minimum(np.log2(left + 1).astype(np.int64), 7))
+    ref = len(lzma.compress(b"".join(raw), preset=9 | lzma.PRESET_EXTREME))
+    print(f"# {a.artifact}: {n_values:,} integer values (policy {a.policy}); int8 + lzma-9 = {ref:,} B")
+    print("| model of the values (free tables) | ideal bytes | vs int8 + lzma-9 |\n|---|---|---|")
+    for key, v in sizes.items():
+        print(f"| {key} | {v:,.0f} | {v / ref - 1:+.2%} |")
+
+
+if __name__ == "__main__":
+    main()
