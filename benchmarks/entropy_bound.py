@@ -5,7 +5,8 @@
 The artifact's weights are re-quantized by `--policy` (as benchmarks/codecs.py does); for every integer matrix the
 ideal (empirical-entropy) size is summed under: one histogram per matrix (order 0); per column-spread class; per
 row-spread class; per row × column class; and per |left neighbour| magnitude bucket. Histograms are counted as free
-(an optimistic bound: a real coder also stores its tables and class ids). The reference is the same int8 values
+(an optimistic bound: a real coder also stores its tables and class ids); the last line pays for them, with one
+row × column table per bit width shared by every matrix. The reference is the same int8 values
 concatenated and compressed by lzma-9 (extreme). If even the free-table bound is within a few % of lzma, no static
 context model on these values can do much better — that is a property of the weights, not of the coder.
 """
@@ -50,6 +51,8 @@ def main() -> None:
     sizes = {"order 0 (per matrix)": 0.0, f"column class ({k})": 0.0, f"row class ({k})": 0.0,
              f"row × column ({k}×{k})": 0.0, "|left neighbour| bucket": 0.0}
     raw, n_values = [], 0
+    shared: dict[tuple[int, int], np.ndarray] = {}  # (bits, row×column class) → counts over all matrices
+    side = 0.0  # class ids of rows and columns, log2(k) bits each
     for name, t in tensors.items():
         if name not in qmeta or qmeta[name]["kind"] != "int" or t.ndim != 2:
             continue
@@ -63,13 +66,24 @@ def main() -> None:
         sizes[keys[0]] += entropy_bytes(q)
         sizes[keys[1]] += context_bytes(q, np.broadcast_to(cols, q.shape))
         sizes[keys[2]] += context_bytes(q, np.broadcast_to(rows, q.shape))
-        sizes[keys[3]] += context_bytes(q, rows * k + cols)
+        rc = np.broadcast_to(rows * k + cols, q.shape)
+        sizes[keys[3]] += context_bytes(q, rc)
+        side += sum(q.shape) * np.log2(k) / 8
+        for c in range(k * k):
+            hist = shared.setdefault((qmeta[name]["bits"], c), np.zeros(256))
+            hist += np.bincount(q[rc == c].ravel() + 128, minlength=256)
         sizes[keys[4]] += context_bytes(q, np.minimum(np.log2(left + 1).astype(np.int64), 7))
     ref = len(lzma.compress(b"".join(raw), preset=9 | lzma.PRESET_EXTREME))
     print(f"# {a.artifact}: {n_values:,} integer values (policy {a.policy}); int8 + lzma-9 = {ref:,} B")
     print("| model of the values (free tables) | ideal bytes | vs int8 + lzma-9 |\n|---|---|---|")
     for key, v in sizes.items():
         print(f"| {key} | {v:,.0f} | {v / ref - 1:+.2%} |")
+    # paid for: one row × column table per bit width shared by all matrices, 1.5 B per used symbol, plus class ids
+    ideal = sum(entropy_bytes(np.repeat(np.arange(256), h.astype(np.int64))) for h in shared.values() if h.sum())
+    tables = sum(1.5 * int((h > 0).sum()) for h in shared.values())
+    total = ideal + tables + side
+    print(f"| row × column, shared tables paid ({tables:,.0f} B) + class ids ({side:,.0f} B) | {total:,.0f} | "
+          f"{total / ref - 1:+.2%} |")
 
 
 if __name__ == "__main__":
