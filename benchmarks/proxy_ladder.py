@@ -2,7 +2,7 @@
 
 Usage (CPU is fine; from the repo root):
     python benchmarks/proxy_ladder.py --data ../shared/data/gutenberg_sp1024 \
-        --tokenizer ../shared/tokenizers/fineweb_1024_bpe.model --iterations 300 --out runs/ladder
+        --tokenizer ../shared/tokenizers/fineweb_1024_bpe.model --iterations 300 --out runs/ladder [key=value …]
 
 Each recipe keeps its techniques, optimizer routing, averaging, QAT and export policy at tiny size (4 layers × d 128,
 seq 256); the budget is iteration-based (the same for all), the LR warmdown is the last `--warmdown` steps, and the
@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from pgolf.config import override
+from pgolf.config import override, parse_overrides
 from pgolf.recipes import get_recipe, tiny
 from pgolf.train.run import run
 
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-tokens", type=int, default=262_144)
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--out", type=Path, default=Path("runs/ladder"))
+    ap.add_argument("overrides", nargs="*", metavar="key=value", help="applied to every recipe after tiny()")
     a = ap.parse_args(argv)
     rows = []
     for name in a.recipes:
@@ -46,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             "train.batch_tokens": a.batch_tokens, "train.seed": a.seed, "train.log_every": max(1, a.iterations // 5),
             "eval.stride": 0, "eval.seq_len": 0, "eval.max_tokens": a.eval_tokens,
         })
+        cfg = override(cfg, parse_overrides(a.overrides))
         t0 = time.perf_counter()
+        tag = " ".join(a.overrides)
         s = run(cfg, a.out / name, recipe=f"{name}+tiny", echo=False)
-        rows.append({"recipe": name, "params": s["params"], "steps": s["steps"], "val_bpb": s["val_bpb"],
+        rows.append({"recipe": f"{name} {tag}".strip(), "params": s["params"], "steps": s["steps"], "val_bpb": s["val_bpb"],
                      "val_bpb_prequant": s["val_bpb_prequant"], "model_bytes": s["model_bytes"],
                      "train_seconds": s["train_seconds"], "wall_seconds": time.perf_counter() - t0})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
