@@ -93,7 +93,10 @@ def init_runtime(device: str = "auto") -> Runtime:
 
 
 def shutdown(rt: Runtime) -> None:
+    """Leave the process group together: rank 0 hosts the TCP store, so a rank that tears down after rank 0 has
+    exited aborts ("terminate called without an active exception"); the barrier makes every rank finish first."""
     if rt.distributed and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
