@@ -6,7 +6,8 @@ The artifact's weights are re-quantized by `--policy` (as benchmarks/codecs.py d
 ideal (empirical-entropy) size is summed under: one histogram per matrix (order 0); per column-spread class; per
 row-spread class; per row × column class; and per |left neighbour| magnitude bucket. Histograms are counted as free
 (an optimistic bound: a real coder also stores its tables and class ids); the last line pays for them, with one
-row × column table per bit width shared by every matrix. The reference is the same int8 values
+row × column table per bit width shared by every matrix; the one before them
+fits one discretized Gaussian per (matrix, row class, column class) and pays only its σ. The reference is the same int8 values
 concatenated and compressed by lzma-9 (extreme). If even the free-table bound is within a few % of lzma, no static
 context model on these values can do much better — that is a property of the weights, not of the coder.
 """
@@ -18,6 +19,7 @@ import lzma
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from pgolf.artifact.model_file import load_artifact
 from pgolf.config import Config, override
@@ -31,6 +33,17 @@ def entropy_bytes(x: np.ndarray) -> float:
 
 def context_bytes(q: np.ndarray, ctx: np.ndarray) -> float:
     return sum(entropy_bytes(q[ctx == c]) for c in np.unique(ctx))
+
+
+def gaussian_bytes(v: np.ndarray, bits: int) -> float:
+    """Ideal bytes of v under a discretized N(0, std(v)²) over the bit width's range (probability floor 2^-14):
+    a parametric model whose only stored parameter is one σ."""
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    sigma = max(float(v.std()), 0.3)
+    edges = torch.arange(lo, hi + 2, dtype=torch.float64) - 0.5
+    p = torch.special.ndtr(edges / sigma).diff().clamp_min(2.0**-14).numpy()
+    p /= p.sum()
+    return float(-np.log2(p[v.astype(np.int64) - lo]).sum() / 8)
 
 
 def spread_classes(spread: np.ndarray, k: int) -> np.ndarray:
@@ -53,6 +66,7 @@ def main() -> None:
     raw, n_values = [], 0
     shared: dict[tuple[int, int], np.ndarray] = {}  # (bits, row×column class) → counts over all matrices
     side = 0.0  # class ids of rows and columns, log2(k) bits each
+    gauss = 0.0  # parametric: one σ (2 bytes) per (matrix, row class, column class)
     for name, t in tensors.items():
         if name not in qmeta or qmeta[name]["kind"] != "int" or t.ndim != 2:
             continue
@@ -69,6 +83,7 @@ def main() -> None:
         rc = np.broadcast_to(rows * k + cols, q.shape)
         sizes[keys[3]] += context_bytes(q, rc)
         side += sum(q.shape) * np.log2(k) / 8
+        gauss += sum(gaussian_bytes(q[rc == c], qmeta[name]["bits"]) + 2 for c in range(k * k) if (rc == c).any())
         for c in range(k * k):
             hist = shared.setdefault((qmeta[name]["bits"], c), np.zeros(256))
             hist += np.bincount(q[rc == c].ravel() + 128, minlength=256)
@@ -82,6 +97,8 @@ def main() -> None:
     ideal = sum(entropy_bytes(np.repeat(np.arange(256), h.astype(np.int64))) for h in shared.values() if h.sum())
     tables = sum(1.5 * int((h > 0).sum()) for h in shared.values())
     total = ideal + tables + side
+    print(f"| row × column, per-matrix discretized Gaussian (σ stored) + class ids | {gauss + side:,.0f} | "
+          f"{(gauss + side) / ref - 1:+.2%} |")
     print(f"| row × column, shared tables paid ({tables:,.0f} B) + class ids ({side:,.0f} B) | {total:,.0f} | "
           f"{total / ref - 1:+.2%} |")
 
