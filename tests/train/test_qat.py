@@ -199,3 +199,34 @@ def test_policy_bits_follow_the_exporter_and_overrides_win():
 
     with pytest.raises(PgolfError, match="train.qat.bits"):
         validate(override(Config(), {"train.qat.bits": "mlp:5"}))
+
+
+@pytest.mark.parametrize("recipe", ["baseline", "pr443", "pr1473"])
+def test_export_rule_forward_is_the_exported_model_bit_for_bit(recipe):
+    """scale=export: inside the swap every targeted weight equals what the exporter's state-dict path stores and
+    loads for it (int6 per-matrix clip search, int5/int6 absmax, int8 percentile …), at the recipe's tiny size."""
+    from pgolf.quant.policy import dequantize_state_dict, policy_for, quantize_state_dict
+    from pgolf.recipes import get_recipe, tiny
+
+    cfg = tiny(get_recipe(recipe).build())
+    torch.manual_seed(0)
+    model = GPT(cfg.model)
+    with torch.no_grad():
+        for p in model.parameters():  # trained-looking weights: no zero-init matrices, an outlier per matrix
+            p.add_(torch.randn_like(p) * 0.05)
+            if p.ndim == 2:
+                p[0, 0] = 0.7
+    qat = build_qat(model, QATConfig(scale="export"), cfg.quant)
+    assert qat.targets, recipe
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    tensors, meta = quantize_state_dict(state, policy_for(cfg, cfg.model.num_layers))
+    exported = dequantize_state_dict(tensors, meta)
+    with qat.applied():
+        for name, p, bits in qat.targets:
+            assert meta[name]["kind"] == "int" and meta[name]["bits"] == bits, name
+            assert torch.equal(p.detach(), exported[name]), name
+    assert all(torch.equal(p.detach(), state[n]) for n, p, _ in qat.targets)  # restored after the swap
+    # a different rule really gives a different forward (the check can fail)
+    other = build_qat(model, QATConfig(scale="absmax"), cfg.quant)
+    with other.applied():
+        assert any(not torch.equal(p.detach(), exported[n]) for n, p, _ in other.targets)

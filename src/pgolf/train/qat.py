@@ -14,6 +14,10 @@ Q = q·ŝ_r, where the scale rule gives (s, ŝ, c, lo, hi) for a bit width:
   absmax        — s = ŝ = max(rowmax, 1e-12)/qmax, ±qmax (#295)
   absmax_floor  — s = ŝ = max(rowmax/qmax, 1/qmax), [−qmax−1, qmax] (#198, #1473)
   absmax_fp16   — s = ŝ = fp16(max(rowmax, 1e-12)/qmax), [−qmax−1, qmax] (#601)
+  export        — exactly the exporter's grid for that tensor: the policy rule that will export it (clip mode,
+                  floor, range, fp16 scales, per-matrix clip search), via pgolf.quant.rtn.quantize → dequantize, so
+                  the forward sees the RTN-exported weights bit for bit (a GPTQ-exported tensor sees its RTN grid;
+                  a `bits` override on a tensor the policy passes through gets the default percentile grid)
 Bit widths: `bits_for(name, param) -> int | None` (None = full precision); by default the quant policy's
 (`pgolf.quant.policy.Policy.bits_for`, the exporter's own table at the model's depth), with `QATConfig.bits`
 overrides "regex=N" / "regex=none", first match wins.
@@ -38,7 +42,7 @@ class QATConfig:
     """Straight-through fake quantization of the weights the quant policy quantizes, per row."""
 
     late_threshold: float | None = None  # None: from step 0; else on once the LR scale is below this (#601: 0.15)
-    scale: Literal["policy", "absmax", "absmax_floor", "absmax_fp16"] = "policy"
+    scale: Literal["policy", "absmax", "absmax_floor", "absmax_fp16", "export"] = "policy"
     bits: tuple[str, ...] = ()  # overrides "regex=bits" or "regex=none", first match wins; else the policy's bits
     clip_percentile: float = 99.99984  # the `policy` rule's per-row clip (the int8 exporter's)
 
@@ -53,6 +57,7 @@ class RowGrid(NamedTuple):
 
 BitsFor = Callable[[str, Tensor], "int | None"]
 ScaleRule = Callable[[Tensor, int], RowGrid]
+PerTarget = Callable[[str, Tensor, int], Callable[[Tensor], Tensor]]  # (name, param, bits) → fake quantizer
 
 
 def row_quantile(a: Tensor, q: float) -> Tensor:
@@ -97,6 +102,30 @@ def fake_quant(w: Tensor, bits: int, rule: ScaleRule) -> Tensor:
     return (q * g.dq_scale).reshape(w.shape).to(w.dtype)
 
 
+def export_fake_quant(quant_cfg, num_layers: int | None = None) -> PerTarget:
+    """Per-target fake quantizers on the exporter's own grid (scale rule `export`)."""
+    from dataclasses import replace
+
+    from pgolf.quant.policy import policy_for, spec_of
+    from pgolf.quant.rtn import IntSpec, dequantize, quantize
+
+    policy = policy_for(quant_cfg, num_layers)
+
+    def make(name: str, p: Tensor, bits: int) -> Callable[[Tensor], Tensor]:
+        r = policy.rule_for(name, p.detach())
+        spec = spec_of(r) if r is not None and r.action == "int" else IntSpec(bits=bits)
+        if spec.bits != bits:
+            spec = replace(spec, bits=bits)
+
+        def fq(w: Tensor) -> Tensor:
+            q, scale = quantize(w.detach().float(), spec)
+            return dequantize(q, scale, w.dtype).reshape(w.shape)
+
+        return fq
+
+    return make
+
+
 def policy_bits(quant_cfg, num_layers: int | None = None) -> BitsFor:
     """Bit widths from the export policy itself (`pgolf.quant.policy.Policy.bits_for`, the one source of truth):
     the width of the rule that will export the tensor, None for passthrough. `num_layers` resolves the tables'
@@ -132,10 +161,17 @@ def override_bits(entries: tuple[str, ...], fallback: BitsFor) -> BitsFor:
 class QAT:
     """Trainer state for fake quantization: `with qat.applied(): forward/backward` swaps Q(W) in and W back."""
 
-    def __init__(self, model: nn.Module, bits_for: BitsFor, rule: ScaleRule, late_threshold: float | None = None):
+    def __init__(self, model: nn.Module, bits_for: BitsFor, rule: ScaleRule | None, late_threshold: float | None = None,
+                 per_target: PerTarget | None = None, label: str = ""):
         self.targets = [(n, p, b) for n, p in model.named_parameters()
                         if p.ndim >= 2 and (b := bits_for(n, p)) is not None]
         self.rule = rule
+        self.label = label
+        if per_target is not None:
+            self._fq = [per_target(n, p, b) for n, p, b in self.targets]
+        else:
+            assert rule is not None, "QAT needs a scale rule or a per-target fake quantizer"
+            self._fq = [lambda w, b=b: fake_quant(w, b, rule) for _, _, b in self.targets]
         self.late_threshold = late_threshold
         self.active = late_threshold is None
         self._backup: list[Tensor] | None = None
@@ -151,9 +187,9 @@ class QAT:
     def swap_in(self) -> None:
         if self._backup is None:
             self._backup = [torch.empty_like(p) for _, p, _ in self.targets]
-        for (_, p, bits), b in zip(self.targets, self._backup):
+        for (_, p, _), b, fq in zip(self.targets, self._backup, self._fq):
             b.copy_(p)
-            p.copy_(fake_quant(p, bits, self.rule))
+            p.copy_(fq(p))
 
     @torch.no_grad()
     def swap_out(self) -> None:
@@ -166,7 +202,7 @@ class QAT:
     def describe(self) -> str:
         when = "from step 0" if self.late_threshold is None else f"once lr scale < {self.late_threshold}"
         widths = sorted({b for *_, b in self.targets})
-        return f"QAT {when}: {len(self.targets)} tensors at {widths} bits (weight-swap STE)"
+        return f"QAT {when}: {len(self.targets)} tensors at {widths} bits (weight-swap STE{', scale ' + self.label if self.label else ''})"
 
 
 class _Swap:
@@ -188,4 +224,9 @@ def build_qat(model: nn.Module, cfg, quant_cfg, bits_for: BitsFor | None = None,
         blocks = getattr(model, "blocks", None)
         bits_for = policy_bits(quant_cfg, len(blocks) if blocks is not None else None)
     bits_for = override_bits(cfg.bits, bits_for)
-    return QAT(model, bits_for, rule or scale_rule(cfg.scale, cfg.clip_percentile), cfg.late_threshold)
+    if cfg.scale == "export" and rule is None:
+        blocks = getattr(model, "blocks", None)
+        per_target = export_fake_quant(quant_cfg, len(blocks) if blocks is not None else None)
+        return QAT(model, bits_for, None, cfg.late_threshold, per_target=per_target, label="export")
+    return QAT(model, bits_for, rule or scale_rule(cfg.scale, cfg.clip_percentile), cfg.late_threshold,
+               label=cfg.scale if rule is None else "custom")
