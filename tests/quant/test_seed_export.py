@@ -80,3 +80,14 @@ def test_qat_widths_are_the_exporters_own(name):
     if name == "pr601":
         assert meta["blocks.3.attn.c_k.weight"]["kind"] == "fp16" and "blocks.3.attn.c_k.weight" not in targets
         assert targets["blocks.1.attn.c_k.weight"] == 6 and targets["blocks.0.mlp.fc.weight"] == 5
+
+
+@pytest.mark.parametrize("name", ["pr295", "pr443"])
+def test_small_fp16_gate_scales_with_tiny(name):
+    """The seeds' ≤8,192-element fp16 gate (checked before the control patterns) shrinks by f² = (128/512)² at tiny
+    size, as keep_float_max_numel does."""
+    from pgolf.quant.policy import policy_for
+
+    full, small = get_recipe(name).build(), tiny(get_recipe(name).build())
+    gate = [policy_for(c).rules[0] for c in (full, small)]
+    assert [(g.pattern, g.action, g.max_numel) for g in gate] == [("*", "fp16", 8192), ("*", "fp16", 8192 // 16)]

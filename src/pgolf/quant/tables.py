@@ -56,7 +56,8 @@ def _pr295_443(q, num_layers, fp16_keep, size_gate: int) -> tuple[QuantRule, ...
     kw = dict(floor=False, neg_extra=True)
     keep = q.keep_float_max_numel
     gate = (QuantRule("*", "fp16", max_numel=keep),) if size_gate else ()  # #295's keep_float_tensor
-    return (QuantRule("*", "fp16", max_numel=min(8192, keep)), *_controls(SEED_CONTROLS, "fp32"),
+    # the seeds' 8,192-element fp16 gate is keep/8 at full size; scaled with keep (tiny) but never above 8,192
+    return (QuantRule("*", "fp16", max_numel=min(8192, keep // 8)), *_controls(SEED_CONTROLS, "fp32"),
             *(QuantRule(p, "fp16") for p in fp16_keep),
             _intn("*.mlp.*", 5, size_gate, **kw), _intn("*bigram*", 6, size_gate, **kw), *_attn(6, size_gate, **kw),
             *gate, QuantRule("*", **INT8_PCT))
