@@ -1,0 +1,121 @@
+"""Every GPU check the open issues ask for, as one plan: prepare here, run on the lent device, get one table back.
+
+A session with a device has ~30 device-minutes and 10 minutes per command, and ../shared does not travel. So:
+
+1. here (no GPU needed): copy the proxy shards, the tokenizer and the public scripts into .devdata/ (git-ignored,
+   ~50 MB, within the 64 MiB a device call may carry):
+       python benchmarks/gpu_session.py prepare [--shared ../shared] [--mirror /work/.mirror/openai+parameter-golf/repo]
+2. on the device, one call per group (each fits in 10 minutes), carrying .devdata:
+       python benchmarks/gpu_session.py run --only env,gpu_tests,eval_pr198
+       python benchmarks/gpu_session.py run --only baseline_vs_public
+       python benchmarks/gpu_session.py run --only pr1473_smoke
+   Each check's stdout/stderr and a results.json land in $OUT (or runs/gpu_session); the table printed at the end
+   has one row per check: return code, wall seconds, and the lines that carry its figures.
+
+Checks (issue → what it measures):
+  env                 device name, torch/CUDA versions, whether FA3 (`flash_attn_interface`) imports
+  gpu_tests           `pytest -m gpu` (CUDA paths: loaders, compiled scoring, compiled TTT, GPTQ on CUDA)
+  eval_pr198          #7: sliding eval T 2048 / stride 64 of a #198-shaped model over the 4 M proxy val tokens,
+                      pgolf vs #198's own `eval_val_sliding` on the same weights
+  baseline_vs_public  #2: `baseline` vs the public train_gpt.py, 1 GPU, 120 s each, same data: ms/step, val_bpb
+  pr1473_smoke        #4/#5/#6: the pr1473 recipe at full size for 90 s on 1 GPU — compile, FA3|SDPA line, EMA,
+                      late QAT, self-generated GPTQ calibration, ±1 pruning, lzma, sliding eval; ms/step and bytes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEV = Path(".devdata")
+PR198 = ("refs/pull/198/head:records/track_10min_16mb/2026-03-20_11L_Int6_MLP3x_WD04_SmearBigram2k_1.1318/"
+         "train_gpt.py")
+FIGURE_WORDS = ("val_bpb", "ms/step", "ms_per_step", "bytes", "passed", "failed", "skipped", "error", "tokens/s", "max|Δ", "device",
+                "FA3", "| ")
+
+
+def prepare(shared: Path, mirror: Path | None) -> None:
+    data = DEV / "gutenberg_sp1024"
+    data.mkdir(parents=True, exist_ok=True)
+    for f in sorted((shared / "data" / "gutenberg_sp1024").glob("fineweb_*.bin")):
+        shutil.copy2(f, data / f.name)
+    shutil.copy2(shared / "tokenizers" / "fineweb_1024_bpe.model", DEV / "fineweb_1024_bpe.model")
+    if mirror is not None:
+        for ref, name in (("HEAD:train_gpt.py", "public_train_gpt.py"), (PR198, "pr198_train_gpt.py")):
+            text = subprocess.run(["git", "-C", str(mirror), "show", ref], check=True, capture_output=True).stdout
+            (DEV / name).write_bytes(text)
+    size = sum(f.stat().st_size for f in DEV.rglob("*") if f.is_file())
+    print(f"prepared {DEV}/ ({size / 2**20:.1f} MiB): carry it with the device call (carry: [\".devdata\"])")
+
+
+def checks(py: str) -> dict[str, tuple[list[str], int]]:
+    data, tok = str(DEV / "gutenberg_sp1024"), str(DEV / "fineweb_1024_bpe.model")
+    env_probe = ("import torch, importlib.util as u; print('device', torch.cuda.get_device_name(0) if "
+                 "torch.cuda.is_available() else 'none', '| torch', torch.__version__, '| cuda', torch.version.cuda,"
+                 " '| FA3', u.find_spec('flash_attn_interface') is not None)")
+    return {
+        "env": ([py, "-c", env_probe], 60),
+        "gpu_tests": ([py, "-m", "pytest", "-m", "gpu", "-p", "no:cacheprovider"], 300),
+        "eval_pr198": ([py, "benchmarks/eval_speed.py", "pr198", "--pr198-script", str(DEV / "pr198_train_gpt.py"),
+                        "--data", data, "--tokenizer", tok], 420),
+        "baseline_vs_public": ([py, "benchmarks/baseline_vs_public.py", "--public-script",
+                                str(DEV / "public_train_gpt.py"), "--data", data, "--tokenizer", tok,
+                                "--seconds", "120"], 560),
+        "pr1473_smoke": ([py, "-m", "pgolf", "train", "--recipe", "pr1473", "--data", data, "--tokenizer", tok,
+                          "--out", "runs/gpu_session/pr1473", "train.max_wallclock_seconds=90", "train.val_every=0",
+                          "train.log_every=20"], 540),
+    }
+
+
+def run(only: list[str], out: Path) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    plan = checks(sys.executable)
+    unknown = [n for n in only if n not in plan]
+    if unknown:
+        raise SystemExit(f"--only: unknown check(s) {', '.join(unknown)}; known: {', '.join(plan)}")
+    results = []
+    for name in only or list(plan):
+        cmd, limit = plan[name]
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+            rc, text = p.returncode, p.stdout + p.stderr
+        except subprocess.TimeoutExpired as e:
+            rc = 124
+            text = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace")
+        wall = time.perf_counter() - t0
+        (out / f"{name}.log").write_text(text)
+        figures = [ln.strip() for ln in text.splitlines() if any(w in ln for w in FIGURE_WORDS)][-12:]
+        results.append({"check": name, "rc": rc, "wall_s": round(wall, 1), "figures": figures})
+        print(f"# {name}: rc {rc}, {wall:.0f} s", file=sys.stderr, flush=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    print("| check | rc | wall s | figures |\n|---|---|---|---|")
+    for r in results:
+        print(f"| {r['check']} | {r['rc']} | {r['wall_s']} | {' / '.join(r['figures'][-4:]) or '—'} |")
+    return max((r["rc"] for r in results), default=0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare")
+    p.add_argument("--shared", type=Path, default=Path("../shared"))
+    p.add_argument("--mirror", type=Path, default=Path("/work/.mirror/openai+parameter-golf/repo"))
+    r = sub.add_parser("run")
+    r.add_argument("--only", default="", help="comma-separated checks (default: all, which needs > 10 minutes)")
+    r.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "runs/gpu_session"))
+    a = ap.parse_args()
+    if a.cmd == "prepare":
+        prepare(a.shared, a.mirror if a.mirror.exists() else None)
+        return 0
+    return run([s for s in a.only.split(",") if s], a.out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
