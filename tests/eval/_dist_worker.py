@@ -1,7 +1,7 @@
 """One rank of the 2-process gloo check (launched by test_eval_dist.py with torchrun's environment variables).
 
 `compute(rt)` is also called in-process with a single-rank runtime, so both sides run the very same code.
-Usage: python _dist_worker.py OUT_DIR   (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set by the test)
+Usage: python _dist_worker.py OUT_DIR   (RANK, WORLD_SIZE set by the test; rendezvous through a file in OUT_DIR)
 """
 
 from __future__ import annotations
@@ -37,6 +37,14 @@ def compute(rt: Runtime) -> dict:
 
 
 if __name__ == "__main__":
+    # A file rendezvous instead of env:// — with env:// rank 0 would host the TCP store itself and a rank still
+    # tearing down after rank 0 exited aborts; under torchrun the agent hosts it. init_runtime then joins this group.
+    import os
+
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{Path(sys.argv[1]) / 'rendezvous'}",
+                            rank=int(os.environ["RANK"]), world_size=int(os.environ["WORLD_SIZE"]))
     rt = init_runtime("cpu")
     res = compute(rt)
     Path(sys.argv[1], f"rank{rt.rank}.json").write_text(json.dumps({"world": rt.world_size, **res}))
