@@ -100,8 +100,10 @@ class CausalSelfAttention(nn.Module):
             self.vr_lambda = nn.Parameter(torch.tensor(cfg.value_residual.lambda_init, dtype=torch.float32))
         self.attn_gate = None if cfg.attn_gate is None else make_attn_gate(cfg.attn_gate, dim, cfg.num_heads)
 
-    def forward(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """→ (output (B, T, C), raw V (B, T, Hkv, D) before value-residual mixing: layer 0's becomes v0)."""
+    def qkv(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None,
+            start: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Inputs of the attention for positions [start, start+T): q and k (RMS-normed, rotated, q gained), v (after
+        value-residual mixing), and the raw V (B, T, Hkv, D) that layer 0 hands on as v0."""
         B, T, C = x.shape
         q = self.c_q(x).view(B, T, self.num_heads, self.head_dim)
         k = self.c_k(x).view(B, T, self.num_kv_heads, self.head_dim)
@@ -112,12 +114,22 @@ class CausalSelfAttention(nn.Module):
         if self.vr_lambda is not None and v0 is not None:
             v = mix_value_residual(v, v0, self.vr_lambda)
         q, k = rms_norm(q), rms_norm(k)
-        cos, sin = self.rotary.cos_sin(T, x.device, q.dtype)
+        cos, sin = self.rotary.cos_sin(start + T, x.device, q.dtype)
+        if start:
+            cos, sin = cos[:, start:], sin[:, start:]
         q, k = self.rotary(q, cos, sin), self.rotary(k, cos, sin)
         q = q * self.q_gain.to(q.dtype)[None, None, :, None]
-        y = _attend(q, k, v, self.fa3)
+        return q, k, v, raw_v
+
+    def output(self, y: Tensor, v: Tensor, x: Tensor) -> Tensor:
+        """Attention result y (B, T, H, D) → block output: XSA, attention gate, output projection."""
         if self.xsa:
             y = exclusive_self_attention(y, v)
         if self.attn_gate is not None:
             y = apply_attn_gate(y, x, self.attn_gate)
-        return self.proj(y.reshape(B, T, C)), raw_v
+        return self.proj(y.reshape(x.shape))
+
+    def forward(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """→ (output (B, T, C), raw V (B, T, Hkv, D) before value-residual mixing: layer 0's becomes v0)."""
+        q, k, v, raw_v = self.qkv(x, ve, v0)
+        return self.output(_attend(q, k, v, self.fa3), v, x), raw_v

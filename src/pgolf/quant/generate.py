@@ -25,11 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pgolf.model.features.attn_gate import apply_attn_gate
-from pgolf.model.features.value_residual import mix_value_residual
-from pgolf.model.features.xsa import exclusive_self_attention
-from pgolf.model.layers import rms_norm
-
 LOOKBACK = 2  # earlier tokens each step re-reads: BigramHash needs 1, SmearGate over a bigram-fed embedding 2
 
 
@@ -45,21 +40,9 @@ class CachedAttention:
 
     def __call__(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         a = self.attn
-        B, T, C = x.shape
-        q = a.c_q(x).view(B, T, a.num_heads, a.head_dim)
-        k = a.c_k(x).view(B, T, a.num_kv_heads, a.head_dim)
-        v = a.c_v(x)
-        if ve is not None:
-            v = v + ve
-        v = raw_v = v.view(B, T, a.num_kv_heads, a.head_dim)
-        if a.vr_lambda is not None and v0 is not None:
-            v = mix_value_residual(v, v0, a.vr_lambda)
-        q, k = rms_norm(q), rms_norm(k)
+        T = x.shape[1]
+        q, k, v, raw_v = a.qkv(x, ve, v0, start=self.start)  # the model's own projections, norms and RoPE
         end = self.start + T
-        cos, sin = a.rotary.cos_sin(end, x.device, q.dtype)
-        cos, sin = cos[:, self.start:], sin[:, self.start:]
-        q, k = a.rotary(q, cos, sin), a.rotary(k, cos, sin)
-        q = q * a.q_gain.to(q.dtype)[None, None, :, None]
         new_k, new_v = k[:, T - self.n_new:], v[:, T - self.n_new:]
         self.k = new_k if self.k is None else torch.cat((self.k, new_k), 1)
         self.v = new_v if self.v is None else torch.cat((self.v, new_v), 1)
@@ -68,11 +51,7 @@ class CachedAttention:
         y = F.scaled_dot_product_attention(q.transpose(1, 2), self.k.transpose(1, 2).to(q.dtype),
                                            self.v.transpose(1, 2).to(q.dtype), attn_mask=mask,
                                            enable_gqa=a.num_kv_heads != a.num_heads).transpose(1, 2)
-        if a.xsa:
-            y = exclusive_self_attention(y, v)
-        if a.attn_gate is not None:
-            y = apply_attn_gate(y, x, a.attn_gate)
-        return a.proj(y.reshape(B, T, C)), raw_v
+        return a.output(y, v, x), raw_v
 
 
 @contextlib.contextmanager
