@@ -138,12 +138,17 @@ def fa3_standin() -> types.ModuleType:
 
 
 def load_pr198(path: Path):
-    if importlib.util.find_spec("flash_attn_interface") is None:
+    shim = importlib.util.find_spec("flash_attn_interface") is None
+    if shim:
         print("pr198: flash_attn_interface (FA3) not installed → SDPA stand-in for flash_attn_func")
         sys.modules["flash_attn_interface"] = fa3_standin()
-    spec = importlib.util.spec_from_file_location("pr198_train_gpt", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    try:
+        spec = importlib.util.spec_from_file_location("pr198_train_gpt", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:  # the stand-in serves #198's import only
+        if shim:
+            sys.modules.pop("flash_attn_interface", None)
     return mod
 
 

@@ -68,13 +68,19 @@ def _sdpa_flash_shim(q, k, v, causal=True, **_):
 
 
 def load_seed_module(path: Path, name: str) -> types.ModuleType:
+    shim = False
     try:
         import flash_attn_interface  # noqa: F401
     except (ImportError, OSError):
         sys.modules["flash_attn_interface"] = types.SimpleNamespace(flash_attn_func=_sdpa_flash_shim)
-    spec = importlib.util.spec_from_file_location(f"seed_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # module level only: every script guards main() with __name__ == "__main__"
+        shim = True
+    try:
+        spec = importlib.util.spec_from_file_location(f"seed_{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)  # module level only: every script guards main() with __name__ == "__main__"
+    finally:  # the shim is for the seed's import only: nothing else in the process may mistake it for FA3
+        if shim:
+            sys.modules.pop("flash_attn_interface", None)
     return mod
 
 
