@@ -7,10 +7,10 @@ evaluates RoPE at absolute positions. Everything in the trunk except attention i
 features look back at most 2 tokens (BigramHash hashes (previous, current); SmearGate blends with the previous
 position's embedding, itself built from a bigram), so the newest position of the window is exact. Only the new
 positions' keys/values enter the cache (older window positions lack their own look-back and are discarded).
-The cached twin repeats the attention maths (q/k/v, value embeddings, value residual, QK norm, RoPE, q_gain, XSA,
-output gate); before generating, `cached_logits_ok` checks that prefill + cached steps reproduce `model.logits` —
-an attention feature this twin does not know fails the check, and generation then recomputes the prefix at every
-step, saying so in the log (never silently).
+The cached twin calls the attention's own stages (`qkv` at absolute positions; `output`: XSA, gate, projection) and
+replaces only the kernel; before generating, `cached_logits_ok` checks that prefill + cached steps reproduce
+`model.logits` — a feature that breaks the cache fails the check, and generation then recomputes the prefix at
+every step, saying so in the log (never silently).
 Sampling: the first token is uniform in [0, V); then multinomial from softmax(logits/temperature), a
 torch.Generator seeded with `seed` (#1473). Tests: cached logits equal full recomputation for every seed recipe's
 features; cached and uncached sampling give the same tokens.
