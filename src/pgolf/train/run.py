@@ -133,22 +133,26 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
 
     t_eval = time.perf_counter()
-    last = None
+    last, averaged = None, False
     if averager is not None:
         last, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
         log(f"last weights val_loss {last.val_loss:.4f} | val_bpb {last.val_bpb:.4f} (before {averager.kind.upper()})")
-        if apply_average(model, averager):
+        averaged = apply_average(model, averager)
+        if averaged:
             log(f"{averager.kind.upper()} weights loaded")
         else:
             log(f"{averager.kind.upper()}: fewer than 2 snapshots, keeping the last weights")
     hessians = calibrate(model, cfg, loader, rt.device, log, rt.autocast)  # GPTQ only: on the final weights
-    pre, _ = evaluate_config(model, val, e, T_eval, lut, rt, with_ttt=False)
+    # the weights `last` was scored on are still the model's unless the average was loaded
+    pre = last if last is not None and not averaged else evaluate_config(model, val, e, T_eval, lut, rt,
+                                                                          with_ttt=False)[0]
     log(f"pre-quant val_loss {pre.val_loss:.4f} | val_bpb {pre.val_bpb:.4f}"
         + (f" (after {averager.kind.upper()})" if averager is not None else ""))
     path = out_dir / ARTIFACT_NAME
     info = {}
+    code_bytes = package_code_bytes()
     if rt.is_main:
-        info, _ = export_model(model, cfg, path, hessians, package_code_bytes(), log)
+        info, _ = export_model(model, cfg, path, hessians, code_bytes, log)
         log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
             f"{info['encode_seconds']:.1f} s")
     if rt.distributed:
@@ -158,7 +162,6 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     post, ttt_stats = evaluate_config(model, val, e, T_eval, lut, rt)
     eval_seconds = time.perf_counter() - t_eval
     model_bytes = rinfo["file_bytes"]
-    code_bytes = package_code_bytes()
     total = model_bytes + code_bytes
     within = total <= cfg.artifact.max_bytes
     log(f"artifact {path} | {rinfo['codec']} | model {model_bytes:,} + code {code_bytes:,} = {total:,} bytes "
