@@ -41,9 +41,13 @@ FIGURE_WORDS = ("val_bpb", "ms/step", "ms_per_step", "bytes", "passed", "failed"
 
 
 def prepare(shared: Path, mirror: Path | None) -> None:
+    src = shared / "data" / "gutenberg_sp1024"
+    if not any(src.glob("fineweb_val_*.bin")) or not (shared / "tokenizers" / "fineweb_1024_bpe.model").is_file():
+        raise SystemExit(f"--shared {shared}: expected data/gutenberg_sp1024/fineweb_*.bin and "
+                         "tokenizers/fineweb_1024_bpe.model")
     data = DEV / "gutenberg_sp1024"
     data.mkdir(parents=True, exist_ok=True)
-    for f in sorted((shared / "data" / "gutenberg_sp1024").glob("fineweb_*.bin")):
+    for f in sorted(src.glob("fineweb_*.bin")):
         shutil.copy2(f, data / f.name)
     shutil.copy2(shared / "tokenizers" / "fineweb_1024_bpe.model", DEV / "fineweb_1024_bpe.model")
     if mirror is not None:

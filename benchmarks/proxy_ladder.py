@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from pgolf.config import override, parse_overrides
+from pgolf.errors import PgolfError
 from pgolf.recipes import get_recipe, tiny
 from pgolf.train.run import run
 
@@ -64,4 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except PgolfError as e:  # a bad recipe name or key=value: one line, no traceback
+        raise SystemExit(f"error: {e}") from None
