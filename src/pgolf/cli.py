@@ -11,7 +11,7 @@ import sys
 
 from pgolf.errors import PgolfError
 
-VERBS = ["demo", "train", "eval", "recipes", "data", "size"]
+VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle"]
 
 
 class _Parser(argparse.ArgumentParser):

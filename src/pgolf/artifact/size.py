@@ -1,7 +1,8 @@
 """Byte accounting: artifact = code bytes + compressed model bytes, against the DECIMAL cap (16,000,000; the repo FAQ).
 
-Until the single-file bundler exists, `code_bytes` counts the UTF-8 bytes of every source file of the pgolf package —
-an upper bound on what a bundled train_gpt.py would hold (the method is recorded next to the number).
+`code_bytes` is the size of the bundled single-file train_gpt.py (pgolf.artifact.bundle) of the run's config — what
+the submission ships. `package_code_bytes` (every source file of the package, unminified) is only the labelled upper
+bound `pgolf size` reports for an artifact with no run config beside it.
 
 `breakdown` splits a model file into groups — embeddings, attention, MLP, control tensors, other, scales, metadata —
 and for each reports the values it holds, its bytes in the payload as stored (before the codec) and its bytes when

@@ -21,8 +21,14 @@ def cmd_size(args) -> int:
         if args.code_bytes < 0:
             raise PgolfError(f"--code-bytes: expected a non-negative integer, got {args.code_bytes}")
         code, method = args.code_bytes, "given"
+    elif (Path(args.artifact).parent / "config.json").is_file():
+        from pgolf.artifact.bundle import build
+        from pgolf.commands.bundle import run_config
+
+        cfg, recipe = run_config(Path(args.artifact).parent)
+        code, method = len(build(cfg, recipe)), "bundle of the run's config.json"
     else:
-        code, method = package_code_bytes(), CODE_BYTES_METHOD
+        code, method = package_code_bytes(), CODE_BYTES_METHOD + " (no config.json beside the artifact: upper bound)"
     b = breakdown(Path(args.artifact))
     total = b["model_bytes"] + code
     within = total <= args.max_bytes

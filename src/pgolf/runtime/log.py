@@ -64,6 +64,8 @@ class RunLogger:
 
 
 def git_sha() -> str | None:
+    if getattr(pgolf, "__file__", None) is None:  # running from a bundled train_gpt.py: no checkout to ask
+        return None
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(pgolf.__file__).parent,
                              capture_output=True, text=True, timeout=5)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
+from pgolf.artifact.bundle import code_bytes_for
 from pgolf.artifact.model_file import export_model, load_artifact
 from pgolf.artifact.pack import write_atomic
-from pgolf.artifact.size import CODE_BYTES_METHOD, package_code_bytes
 from pgolf.config import Config, config_hash, to_dict, validate
 from pgolf.data.loader import build_loader
 from pgolf.data.shards import load_split
@@ -150,7 +150,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         + (f" (after {averager.kind.upper()})" if averager is not None else ""))
     path = out_dir / ARTIFACT_NAME
     info = {}
-    code_bytes = package_code_bytes()
+    code_bytes, code_method = code_bytes_for(cfg, recipe)  # the bundled train_gpt.py this run's config ships as
     if rt.is_main:
         info, _ = export_model(model, cfg, path, hessians, code_bytes, log)
         log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
@@ -175,7 +175,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
         "eval_doc_aware": e.doc_aware, "eval_ttt": ttt_stats,
         "artifact_bytes": total, "model_bytes": model_bytes, "code_bytes": code_bytes,
-        "code_bytes_method": CODE_BYTES_METHOD, "max_bytes": cfg.artifact.max_bytes, "within_budget": within,
+        "code_bytes_method": code_method, "max_bytes": cfg.artifact.max_bytes, "within_budget": within,
         "codec": rinfo["codec"], "params": n_params, "steps": res.steps, "stopped_by": res.stopped_by,
         "train_seconds": res.train_seconds, "ms_per_step": 1000 * res.train_seconds / max(res.steps, 1),
         "eval_seconds": eval_seconds, "artifact_path": str(path), "world_size": rt.world_size,
