@@ -9,19 +9,14 @@ import argparse
 import importlib
 import sys
 
-from pgolf.errors import PgolfError
+from pgolf.errors import OneLineArgParser, PgolfError
 
 VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle"]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2 (argparse prints usage + error otherwise)
-        raise PgolfError(f"{self.prog}: {message}")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="pgolf", description="Train, quantize, compress and evaluate byte-budgeted GPTs.")
-    sub = p.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    p = OneLineArgParser(prog="pgolf", description="Train, quantize, compress and evaluate byte-budgeted GPTs.")
+    sub = p.add_subparsers(dest="verb", required=True, parser_class=OneLineArgParser)
     for verb in VERBS:
         importlib.import_module(f"pgolf.commands.{verb}").register(sub)
     return p

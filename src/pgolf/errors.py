@@ -5,6 +5,8 @@ to stderr and exits with status 2 — never a traceback. Library code raises it 
 ordinary exceptions so they keep their tracebacks.
 """
 
+import argparse
+
 
 class PgolfError(Exception):
     """A user-facing error: one line, names the culprit, says what was expected."""
@@ -13,3 +15,10 @@ class PgolfError(Exception):
 
     def __init__(self, message: str):
         super().__init__(message.splitlines()[0] if message else message)
+
+
+class OneLineArgParser(argparse.ArgumentParser):
+    """argparse whose usage errors are a PgolfError (one line, exit 2) instead of usage text + exit."""
+
+    def error(self, message: str):
+        raise PgolfError(f"{self.prog}: {message}")

@@ -17,7 +17,8 @@ from pgolf.config import override
 
 def test_minify_keeps_every_statement_of_every_bundled_module():
     closure = import_closure()
-    assert {"pgolf", "pgolf.commands.train", "pgolf.train.run", "pgolf.model.gpt", "pgolf.eval.run"} <= set(closure)
+    assert {"pgolf", "pgolf.train.entry", "pgolf.train.run", "pgolf.model.gpt", "pgolf.eval.run"} <= set(closure)
+    assert not any(n.startswith(("pgolf.recipes", "pgolf.commands", "pgolf.cli")) for n in closure)
     for name, (path, _) in closure.items():
         src = path.read_text(encoding="utf-8")
         mini = minify(src)
@@ -77,7 +78,7 @@ def test_bundle_runs_without_the_package_and_reproduces_its_run(tiny_cfg, tmp_pa
     bundled = _python([str(script), "--out", str(tmp_path / "bundled"), "train.iterations=4"], tmp_path, fake)
     assert bundled.returncode == 0, bundled.stderr[-3000:]
     # the package's own entry point on the same config (no decoy), same thread count, in a fresh process
-    pkg_code = ("import json,sys;from pgolf.commands.train import run_bundled;"
+    pkg_code = ("import json,sys;from pgolf.train.entry import run_bundled;"
                 f"sys.exit(run_bundled(json.loads({json.dumps(json.dumps(_cfg_dict(tiny_cfg)))}),'tiny',sys.argv[1:]))")
     package = _python(["-c", pkg_code, "--out", str(tmp_path / "package"), "train.iterations=4"], tmp_path,
                       tmp_path / "empty")

@@ -4,7 +4,7 @@
     python train_gpt.py [--data DIR] [--tokenizer FILE] [--out DIR] [key=value …]      (or under torchrun)
 
 What is in it: the resolved config of one run (JSON) and the sources of exactly the pgolf modules the training path
-imports (the static import closure of `pgolf.commands.train`, found by walking each module's `import` statements),
+imports (the static import closure of `pgolf.train.entry`, found by walking each module's `import` statements),
 each minified by an AST round trip (`ast.unparse`: comments and docstrings dropped, code unchanged). A tiny
 meta-path importer serves those sources from memory, so the script runs with no pgolf installed and never writes a
 file. The whole payload is LZMA-compressed (preset 9e, stdlib only) and base85-wrapped into a two-line stub.
@@ -29,8 +29,8 @@ from pathlib import Path
 import pgolf
 from pgolf.config import Config, to_dict
 
-ROOTS = ("pgolf.commands.train",)
-ENTRY = "pgolf.commands.train"  # must define run_bundled(config: dict, recipe: str, argv: list[str])
+ROOTS = ("pgolf.train.entry",)
+ENTRY = "pgolf.train.entry"  # defines run_bundled(config: dict, recipe: str, argv: list[str])
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "pb": 0}]  # pb 0: text, not words
 BUNDLE_MARK = "__pgolf_bundle__"  # a global the stub sets in __main__: the bundle's own path
 

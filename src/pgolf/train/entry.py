@@ -1,0 +1,54 @@
+"""Run a resolved config and report; the entry point of a bundled train_gpt.py (pgolf.artifact.bundle).
+
+`python train_gpt.py [--data DIR] [--tokenizer FILE] [--out DIR] [--dry-run] [key=value …]` runs the config frozen
+into the bundle with the same options as `pgolf train`. This module imports no recipe and no CLI verb, so the bundle's
+import closure (which starts here) carries only the training path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from pgolf.config import Config, from_dict, override, parse_overrides, to_dict, validate
+from pgolf.errors import OneLineArgParser, PgolfError
+
+
+def add_run_options(p) -> None:
+    p.add_argument("--data", help="directory with fineweb_{train,val}_*.bin (sets data.path)")
+    p.add_argument("--tokenizer", help="SentencePiece .model (sets data.tokenizer)")
+    p.add_argument("--out", help="run directory (default runs/RECIPE-TIMESTAMP)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config only")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config overrides, e.g. train.iterations=200 (keys: `pgolf keys`)")
+
+
+def run_and_report(cfg: Config, recipe: str, out_arg: str | None) -> int:
+    from pgolf.train.run import run
+
+    out = Path(out_arg) if out_arg else Path("runs") / f"{recipe.replace('+', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    s = run(cfg, out, recipe=recipe)
+    print(f"val_bpb {s['val_bpb']:.4f} (pre-quant {s['val_bpb_prequant']:.4f}) | {s['artifact_bytes']:,} bytes | "
+          f"summary: {out / 'summary.json'}")
+    return 0
+
+
+def run_bundled(config: dict, recipe: str, argv: list[str]) -> int:
+    p = OneLineArgParser(prog="train_gpt.py", description=f"pgolf bundle of recipe {recipe}: train, export, evaluate.")
+    add_run_options(p)
+    try:
+        args = p.parse_args(argv)
+        extra = {k: v for k, v in (("data.path", args.data), ("data.tokenizer", args.tokenizer)) if v is not None}
+        cfg = validate(override(from_dict(Config, config), {**extra, **parse_overrides(args.overrides)}))
+        if args.dry_run:
+            print(json.dumps({"recipe": recipe, "config": to_dict(cfg)}, indent=2))
+            return 0
+        return run_and_report(cfg, recipe, args.out)
+    except PgolfError as e:
+        print(f"train_gpt.py: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("train_gpt.py: interrupted", file=sys.stderr)
+        return 130
