@@ -271,7 +271,8 @@ class ArtifactConfig:
 
     codec: Literal["zlib", "zstd", "lzma", "brotli", "auto"] = "zlib"
     level: int | None = None  # None = the codec's default (zlib 9, zstd 22, lzma 9, brotli 11)
-    storage: Literal["int8", "packed", "rans"] = "int8"  # int8 containers | bit-packed | rANS entropy-coded
+    # int8 containers | bit-packed | rANS entropy-coded | column-major zigzag bytes (pgolf.artifact.storage)
+    storage: Literal["int8", "packed", "rans", "zigzag_t"] = "int8"
     max_bytes: int = 16_000_000
     # how the bundled train_gpt.py wraps its compressed sources (pgolf.artifact.bundle): base85 text, the accepted
     # convention since #1530, or raw bytes in a latin-1 string literal (about 14% smaller code, a binary-looking file)

@@ -72,15 +72,16 @@ def test_bundle_runs_without_the_package_and_reproduces_its_run(tiny_cfg, tmp_pa
     fake = tmp_path / "fake"
     (fake / "pgolf").mkdir(parents=True)
     (fake / "pgolf" / "__init__.py").write_text("raise ImportError('the installed pgolf was imported')\n")
+    cfg = override(tiny_cfg, {"train.iterations": 4})
     script = tmp_path / "train_gpt.py"
-    script.write_bytes(build(tiny_cfg, "tiny"))
+    script.write_bytes(build(cfg, "tiny"))
 
-    bundled = _python([str(script), "--out", str(tmp_path / "bundled"), "train.iterations=4"], tmp_path, fake)
+    bundled = _python([str(script), "--out", str(tmp_path / "bundled")], tmp_path, fake)
     assert bundled.returncode == 0, bundled.stderr[-3000:]
     # the package's own entry point on the same config (no decoy), same thread count, in a fresh process
     pkg_code = ("import json,sys;from pgolf.train.entry import run_bundled;"
-                f"sys.exit(run_bundled(json.loads({json.dumps(json.dumps(_cfg_dict(tiny_cfg)))}),'tiny',sys.argv[1:]))")
-    package = _python(["-c", pkg_code, "--out", str(tmp_path / "package"), "train.iterations=4"], tmp_path,
+                f"sys.exit(run_bundled(json.loads({json.dumps(json.dumps(_cfg_dict(cfg)))}),'tiny',sys.argv[1:]))")
+    package = _python(["-c", pkg_code, "--out", str(tmp_path / "package")], tmp_path,
                       tmp_path / "empty")
     assert package.returncode == 0, package.stderr[-3000:]
 

@@ -8,7 +8,7 @@ import torch
 
 from pgolf.artifact import rans
 from pgolf.artifact.pack import pack, unpack
-from pgolf.artifact.storage import pack_bits, shuffle, unpack_bits, unshuffle
+from pgolf.artifact.storage import pack_bits, shuffle, unpack_bits, unshuffle, unzigzag, zigzag
 from pgolf.errors import PgolfError
 
 
@@ -26,7 +26,7 @@ def arrays(seed=0):
     return out, bits
 
 
-@pytest.mark.parametrize("storage", ["int8", "packed", "rans"])
+@pytest.mark.parametrize("storage", ["int8", "packed", "rans", "zigzag_t"])
 def test_pack_round_trip_exact_and_deterministic(storage):
     a, bits = arrays()
     blob = pack(a, {"k": 1}, storage, bits)
@@ -79,7 +79,20 @@ def test_quantize_freqs_keeps_every_symbol():
     assert int(f.sum()) == rans.M and f[1] >= 1 and f[3] >= 1 and f[2] == 0
 
 
-@pytest.mark.parametrize("storage", ["packed", "rans"])
+def test_zigzag_t_holds_each_matrix_column_major_as_zigzag_bytes():
+    a, bits = arrays()
+    v = torch.arange(-128, 128, dtype=torch.int8)
+    naive = bytes(2 * x if x >= 0 else -2 * x - 1 for x in v.tolist())  # 0,-1,1,-2,… → 0,1,2,3,…
+    assert zigzag(v.numpy()).tobytes() == naive and sorted(naive) == list(range(256))
+    assert torch.equal(torch.from_numpy(unzigzag(np.frombuffer(naive, np.uint8))), v)
+    q = a["q6"]
+    blob = pack({"q6": q}, {}, "zigzag_t", bits)
+    col_major = bytes(2 * x if x >= 0 else -2 * x - 1 for x in q.T.reshape(-1).tolist())
+    assert blob.endswith(col_major)
+    assert torch.equal(unpack(blob)[0]["q6"], q)
+
+
+@pytest.mark.parametrize("storage", ["packed", "rans", "zigzag_t"])
 def test_truncated_or_corrupt_payloads_are_one_line_errors(storage):
     a, bits = arrays()
     blob = pack(a, {}, storage, bits)

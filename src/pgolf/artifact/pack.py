@@ -4,7 +4,7 @@ Inner payload (before compression):
     b"PGPK" | u8 version | u32 LE header length | header JSON (sorted keys) | array bytes
     header = {"meta": {...}, "arrays": [[name, dtype, shape, offset, nbytes, encoding], ...], "rans": [off, n]}
 File: b"PGA" | u8 codec id | compressed payload.
-Encodings (pgolf.artifact.storage): raw, shuffle, bitsN, rans (the array's bytes hold its histogram; the values are
+Encodings (pgolf.artifact.storage): raw, shuffle, bitsN, rans, zz / zzT (zigzag bytes, zzT of the transpose) (the array's bytes hold its histogram; the values are
 in the one rANS stream at header["rans"]). Arrays are laid out grouped by encoding and dtype, then by name.
 
 Loading parses JSON and raw little-endian buffers only, so an artifact from a stranger cannot execute code; every
@@ -46,6 +46,8 @@ def _encoding(t: Tensor, name: str, storage: str, int_bits: dict[str, int]) -> s
     if t.dtype in _FLOATS:
         return "shuffle"
     if t.dtype == torch.int8 and name in int_bits:
+        if storage == "zigzag_t":
+            return "zzT" if t.ndim == 2 else "zz"
         if storage == "rans":
             return "rans"
         return f"bits{int_bits[name]}" if int_bits[name] < 8 else "raw"
@@ -69,6 +71,8 @@ def pack(arrays: dict[str, Tensor], meta: dict, storage: str = "int8", int_bits:
         e = enc[name]
         if e == "shuffle":
             raw = st.shuffle(raw, t.element_size())
+        elif e in ("zz", "zzT"):
+            raw = st.zigzag((t.T if e == "zzT" else t).contiguous().numpy().reshape(-1)).tobytes()
         elif e.startswith("bits"):
             raw = st.pack_bits(t.numpy().reshape(-1), int(e[4:]))
         elif e == "rans":
@@ -127,6 +131,10 @@ def unpack(data: bytes, source: str = "artifact") -> tuple[dict[str, Tensor], di
             pending.append((name, dtype, shape, numel, raw))
             continue
         t = torch.frombuffer(bytearray(raw), dtype=dtype) if numel else torch.empty(0, dtype=dtype)
+        if enc == "zzT":
+            if len(shape) != 2:
+                raise bad(f"array {name}: zzT needs a 2-D shape, got {shape}")
+            t = t.reshape(shape[1], shape[0]).T.contiguous()
         arrays[name] = t.reshape(shape)
     if pending or r_len:
         if not isinstance(r_off, int) or not isinstance(r_len, int) or r_off < 0 or r_off + r_len > len(body):
@@ -155,6 +163,10 @@ def _decode_chunk(chunk: bytes, enc: str, dtype: torch.dtype, numel: int, itemsi
         raise ValueError("size/offset out of bounds (truncated?)")
     if enc == "shuffle":
         return st.unshuffle(chunk, itemsize)
+    if enc in ("zz", "zzT"):
+        if dtype != torch.int8:
+            raise ValueError(f"{enc} arrays must be int8")
+        return st.unzigzag(np.frombuffer(chunk, dtype=np.uint8)).tobytes()
     if enc != "raw":
         raise ValueError(f"unknown encoding {enc!r}")
     return chunk

@@ -2,11 +2,16 @@
 
     int8    one byte per quantized value, float arrays as is (what all five seeds store; SPEC_SEEDS §1.7)
     packed  N-bit values bit-packed (offset binary, 4 int6 values in 3 bytes); float arrays byte-shuffled
+    zigzag_t  int8 containers with every quantized matrix stored column-major (its transpose; #1855 transposes each
+            matrix before its codec) and zigzag-mapped (0, −1, 1, −2, … → 0, 1, 2, 3, …, so a byte's value grows with
+            |q| and a context-modelling codec such as brotli sees the local scale in the previous bytes); float arrays
+            byte-shuffled. Per-row quantization leaves the column scales varying more than the rows'.
     rans    quantized values entropy-coded with one static histogram per tensor (pgolf.artifact.rans), all
             tensors in one interleaved stream; float arrays byte-shuffled
 Byte shuffle (blosc-style) stores all first bytes of an fp16/fp32 array, then all second bytes, … so the codec sees
 the slowly varying exponent bytes together. Which layout compresses smallest is measured by benchmarks/codecs.py.
-Array encodings recorded per entry: "raw", "shuffle", "bits2".."bits7", "rans".
+Array encodings recorded per entry: "raw", "shuffle", "bits2".."bits7", "rans", "zz" (zigzag bytes), "zzT" (a
+2-D array's transpose, zigzag bytes).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 
 from pgolf.artifact import rans
 
-STORAGES = ("int8", "packed", "rans")
+STORAGES = ("int8", "packed", "rans", "zigzag_t")
 
 
 def shuffle(raw: bytes, itemsize: int) -> bytes:
@@ -107,3 +112,14 @@ def decode_rans(stream: bytes, tables: list[tuple[int, np.ndarray]], sizes: list
         out.append((sym[off: off + n] + lo).astype(np.int8))
         off += n
     return out
+
+
+def zigzag(v: np.ndarray) -> np.ndarray:
+    """int8 → uint8: 0, −1, 1, −2, 2, … → 0, 1, 2, 3, 4, … (a bijection on the 256 values)."""
+    w = v.astype(np.int16)
+    return np.where(w >= 0, 2 * w, -2 * w - 1).astype(np.uint8)
+
+
+def unzigzag(u: np.ndarray) -> np.ndarray:
+    w = u.astype(np.int16)
+    return np.where(w % 2 == 0, w // 2, -(w + 1) // 2).astype(np.int8)
