@@ -11,7 +11,7 @@ import sys
 
 from pgolf.errors import PgolfError
 
-VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle"]
+VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle", "export"]
 
 
 class _Parser(argparse.ArgumentParser):
