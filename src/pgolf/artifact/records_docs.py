@@ -26,8 +26,9 @@ def _lineage(recipe: str) -> list:
     return out
 
 
-def _unique(values) -> str:
-    return "; ".join(dict.fromkeys(str(v) for v in values))
+def _unique(values) -> str | None:
+    """The runs' distinct values joined by "; " (one value when they agree); None when no run recorded one."""
+    return "; ".join(dict.fromkeys(str(v) for v in values if v is not None)) or None
 
 
 def hardware(s: dict) -> str:
