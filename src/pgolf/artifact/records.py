@@ -238,9 +238,11 @@ def write_folder(out: Path, files: dict[str, bytes], force: bool) -> None:
             shutil.rmtree(old)
         else:
             tmp.rename(out)
-    except OSError as e:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise PgolfError(f"{out}: cannot write the records folder ({e.strerror or e})") from None
+        if isinstance(e, OSError):
+            raise PgolfError(f"{out}: cannot write the records folder ({e.strerror or e})") from None
+        raise
 
 
 def export(run_dirs, out: Path, meta: Meta | None = None, force: bool = False, log=print,
