@@ -11,7 +11,7 @@ import sys
 
 from pgolf.errors import OneLineArgParser, PgolfError
 
-VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle"]
+VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle", "export"]
 
 
 def build_parser() -> argparse.ArgumentParser:

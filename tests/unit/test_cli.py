@@ -75,3 +75,11 @@ def test_console_script_entry_point():
 def test_usage_errors_exit_2(capsys, argv):
     rc, _, err = run_cli(capsys, *argv)
     assert rc == 2 and err.count("\n") == 1
+
+
+def test_export_refuses_a_missing_run_in_one_line(capsys, tmp_path):
+    rc, out, err = run_cli(capsys, "export", str(tmp_path / "nope"), "--out", str(tmp_path / "rec"))
+    assert rc == 2 and err.count("\n") == 1 and "nope: not a run directory" in err
+    rc, _, err = run_cli(capsys, "export", str(tmp_path / "nope"), "--out", str(tmp_path / "rec"), "--track", "x")
+    assert rc == 2 and err.count("\n") == 1 and "10min_16mb" in err
+    assert list(tmp_path.iterdir()) == []
