@@ -131,6 +131,10 @@ def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict
             out[name] = tensors[name]
         elif kind in _PASS:
             out[name] = tensors[name].to(dtype)
+        elif kind == "int" and info.get("lqer"):
+            from pgolf.quant.lqer import dequantize_corrected
+
+            out[name] = dequantize_corrected(tensors, name, info, dtype)
         elif kind == "int":
             out[name] = dequantize(tensors[name], tensors[name + ".scale"], dtype)
         else:
