@@ -182,6 +182,10 @@ def test_inconsistent_factors_are_a_one_line_error(tmp_path):
     assert path.read_bytes()[:3] == FILE_MAGIC
     with pytest.raises(PgolfError, match="LQER factors"):
         load_artifact(path)
+    del meta["tensors"][n]["lqer"]  # factors nobody claims are refused, not silently dropped
+    path.write_bytes(encode_file(arrays, meta, "zlib")[0])
+    with pytest.raises(PgolfError, match="without a corrected tensor entry"):
+        load_artifact(path)
 
 
 def test_config_checks():

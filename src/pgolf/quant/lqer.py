@@ -15,7 +15,8 @@ after the policy quantized every matrix (RTN or GPTQ) to Ŵ,
      BLAS), so the exporter's reconstruction and the loader's are the same bits on any device.
 Artifact: the tensor's metadata entry keeps kind "int" and gains `"lqer": {rank, a_bits, b_bits, group}`; the
 factors are ordinary int8 / fp16 arrays NAME.lqer_a, NAME.lqer_a_scale, NAME.lqer_b, NAME.lqer_b_scale (bit-packed
-at a_bits / b_bits by `packed` storage). Artifacts without the key load as before. `artifact.size` counts the
+at a_bits / b_bits by `packed` storage). Artifacts without the key load as before; at load, factors that do not fit
+their matrix, or factor arrays no corrected entry claims, are errors (never silently dropped). `artifact.size` counts the
 factor arrays in their own group "lqer".
 Bytes: per corrected out × in matrix, ⌈r·out·a/8⌉ + ⌈r·in·b/8⌉ + 2 + 2·r·⌈in/g⌉ stored (≈ 3 KB for 2048 × 512 at
 rank 4, g 64) before the codec. Selective ±1 pruning runs after this and may move a few Ŵ entries; the correction
@@ -102,6 +103,14 @@ def dequantize_corrected(tensors: Mapping[str, Tensor], name: str, info: Mapping
             or sb.shape != (r, -(-q.shape[1] // g))):
         raise ValueError(f"{name}: LQER factors {list(qa.shape)} / {list(qb.shape)} do not fit {list(q.shape)}")
     return (base(q, tensors[name + ".scale"]) + correction(qa, sa, qb, sb, g)).to(dtype).contiguous()
+
+
+def check_factors(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> None:
+    """ValueError for a factor array whose tensor's entry has no "lqer" key (it would be silently ignored)."""
+    for a in tensors:
+        for x in SUFFIXES:
+            if a.endswith(x) and not (meta.get(a[: -len(x)]) or {}).get("lqer"):
+                raise ValueError(f"{a}: an LQER factor array without a corrected tensor entry")
 
 
 def factor_bits(meta: Mapping[str, dict]) -> dict[str, int]:

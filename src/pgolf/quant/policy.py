@@ -123,6 +123,9 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
 
 
 def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> dict[str, Tensor]:
+    from pgolf.quant.lqer import check_factors
+
+    check_factors(tensors, meta)
     out: dict[str, Tensor] = {}
     for name, info in meta.items():
         dtype = _DTYPES.get(info["dtype"])
