@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from pgolf.artifact.model_file import encode_model, load_artifact
-from pgolf.config import Config, override
+from pgolf.config import Config, QuantRule, override
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, load_sentencepiece
 from pgolf.eval.bpb import DeviceLUT
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=300)
     ap.add_argument("--eval-tokens", type=int, default=131_072)
     ap.add_argument("--artifact", type=Path, help="an fp16 tiny export to reuse instead of training")
-    ap.add_argument("--policies", nargs="+", default=["pr1473", "pr295"])
+    ap.add_argument("--policies", nargs="+", default=["pr1473", "pr295", "int4"],
+                    help="seed tables, or int4: pr1473 with attn/MLP matrices at int4 sdclip k=4 (a larger tax)")
     ap.add_argument("--gptq", action="store_true", help="GPTQ with self-generated calibration instead of RTN")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("runs/lqer_bench"))
@@ -90,11 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     for pol in a.policies:
         none_bpb = none_bytes = None
         for tag, lq in SETTINGS.items():
-            cfg = override(base, {"quant.policy": pol, **({"quant.gptq": "on"} if a.gptq else {})})
+            cfg = override(base, {"quant.policy": "pr1473" if pol == "int4" else pol,
+                                  **({"quant.gptq": "on"} if a.gptq else {})})
+            if pol == "int4":
+                rules = tuple(QuantRule(p, "int", bits=4, clip="sdclip", clip_value=4.0, min_numel=4097)
+                              for p in ("*.mlp.*", "*.attn.*"))
+                cfg = replace(cfg, quant=replace(cfg.quant, rules=rules))
             if lq is not None:
                 cfg = override(cfg, {f"quant.lqer.{k}": v for k, v in lq.items()})
             t0 = time.perf_counter()
-            blob, info, deq = encode_model(state, cfg, hessians)
+            lines: list[str] = []
+            blob, info, deq = encode_model(state, cfg, hessians, log=lines.append)
+            for line in lines if tag == "r4 top3 g64" else []:
+                print(f"#   {pol}: {line}", file=sys.stderr)
             enc_s = time.perf_counter() - t0
             model.load_state_dict(deq)
             bpb = evaluate_config(model, val, cfg.eval, T, lut, rt, with_ttt=False)[0].val_bpb
@@ -110,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
           "encode s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for p, tag, n, bpb, d, nb, db, fb, s in rows:
-        print(f"| {p} | {tag} | {n} | {bpb:.4f} | {d:+.4f} | {nb:,} | {db:+,} | {fb:,} | {s:.1f} |")
+        print(f"| {p} | {tag} | {n} | {bpb:.5f} | {d:+.5f} | {nb:,} | {db:+,} | {fb:,} | {s:.1f} |")
     return 0
 
 
