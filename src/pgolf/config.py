@@ -180,6 +180,18 @@ class SelectivePruneConfig:
 
 
 @dataclass(frozen=True)
+class LQERConfig:
+    """Low-rank correction of the quantization error on the top_k matrices by ‖W − Ŵ‖_F (pgolf.quant.lqer; #1797,
+    asymmetric INT2 A / INT4 grouped B factors of #1855; #2135 uses b_group 32)."""
+
+    rank: int = 4
+    top_k: int = 3
+    a_bits: int = 2  # A = U_r S_r (out × r): one fp16 scale per tensor, levels −2^(a−1) .. 2^(a−1)−1
+    b_bits: int = 4  # B = V_rᵀ (r × in): one fp16 scale per b_group inputs of a row
+    b_group: int = 64
+
+
+@dataclass(frozen=True)
 class GPTQConfig:
     """Full GPTQ (#1473; Frantar et al. 2022) on every int-quantized CastedLinear weight, Hessians from hooks."""
 
@@ -215,6 +227,7 @@ class QuantConfig:
     prune: MagnitudePruneConfig | None = None
     gptq: GPTQConfig | None = None
     selective_prune: SelectivePruneConfig | None = None
+    lqer: LQERConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -509,6 +522,12 @@ def _quant_checks(q: QuantConfig) -> list[tuple[bool, str, str]]:
                 (g.damp > 0, "quant.gptq.damp", "must be > 0"), (g.batches >= 1, "quant.gptq.batches", "must be ≥ 1"),
                 (g.temperature > 0, "quant.gptq.temperature", "must be > 0"),
                 (g.reserve_seconds >= 0, "quant.gptq.reserve_seconds", "must be ≥ 0")]
+    if q.lqer is not None:
+        x = q.lqer
+        out += [(x.rank >= 1, "quant.lqer.rank", "must be ≥ 1"), (x.top_k >= 1, "quant.lqer.top_k", "must be ≥ 1"),
+                (2 <= x.a_bits <= 8, "quant.lqer.a_bits", "must be in 2..8"),
+                (2 <= x.b_bits <= 8, "quant.lqer.b_bits", "must be in 2..8"),
+                (x.b_group >= 1, "quant.lqer.b_group", "must be ≥ 1")]
     return out
 
 

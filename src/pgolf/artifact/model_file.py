@@ -40,11 +40,19 @@ def quantize_model_state(state: Mapping[str, Tensor], cfg: Config, hessians: Map
         dev = "cuda" if torch.cuda.is_available() else "cpu"
         (log or (lambda m: None))(f"gptq: {len(hessians)} Hessians, quantizing on {dev}")
         gptq = partial(gptq_quantize, cfg=q.gptq, device=dev)
-    return quantize_state_dict(state, policy_for(cfg), hessians, gptq)
+    tensors, qmeta = quantize_state_dict(state, policy_for(cfg), hessians, gptq)
+    if q.lqer is not None:
+        from pgolf.quant.lqer import apply_lqer
+
+        tensors, qmeta, _ = apply_lqer(state, tensors, qmeta, q.lqer, log)
+    return tensors, qmeta
 
 
 def int_bits(qmeta: Mapping[str, dict]) -> dict[str, int]:
-    return {n: i["bits"] for n, i in qmeta.items() if i.get("kind") == "int"}
+    """Array name → bit width of every int8 array holding N-bit values (quantized tensors and LQER factors)."""
+    from pgolf.quant.lqer import factor_bits
+
+    return {**{n: i["bits"] for n, i in qmeta.items() if i.get("kind") == "int"}, **factor_bits(qmeta)}
 
 
 def file_meta(cfg: Config, qmeta: dict) -> dict:
@@ -77,7 +85,28 @@ def encode_model(state: Mapping[str, Tensor], cfg: Config, hessians: Mapping[str
                                                            log or (lambda s: None))
     blob, enc = encode_tensors(tensors, qmeta, cfg)
     info.update(enc)
+    if any(i.get("lqer") for i in qmeta.values()):
+        info["lqer"] = lqer_cost(tensors, qmeta, cfg, enc["codec"])
+        (log or (lambda m: None))(f"lqer: factors of {', '.join(info['lqer']['tensors'])} cost "
+                                  f"{info['lqer']['payload_bytes']:,} payload bytes, "
+                                  f"{info['lqer']['compressed_bytes']:,} compressed alone ({enc['codec']})")
     return blob, info, dequantize_state_dict(tensors, qmeta)
+
+
+def lqer_cost(tensors: Mapping[str, Tensor], qmeta: Mapping[str, dict], cfg: Config, codec: str) -> dict:
+    """Bytes of the LQER factor arrays alone: in the payload (data + array entries) and compressed with the file's
+    codec (at artifact.level when that codec was asked for by name)."""
+    from pgolf.artifact.codecs import compress
+    from pgolf.quant.lqer import SUFFIXES, factor_bits
+
+    names = sorted(n for n, i in qmeta.items() if i.get("lqer"))
+    arrays = {n + x: tensors[n + x] for n in names for x in SUFFIXES}
+    storage = cfg.artifact.storage
+    empty = pack({}, {}, storage)
+    payload = pack(arrays, {}, storage, factor_bits(qmeta))
+    level = cfg.artifact.level if cfg.artifact.codec == codec else None
+    return {"tensors": names, "payload_bytes": len(payload) - len(empty),
+            "compressed_bytes": len(compress(payload, codec, level)) - len(compress(empty, codec, level))}
 
 
 def export_model(model: nn.Module, cfg: Config, path: Path, hessians: Mapping[str, Tensor] | None = None,

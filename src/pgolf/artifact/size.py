@@ -4,10 +4,12 @@
 the submission ships. `package_code_bytes` (every source file of the package, unminified) is only the labelled upper
 bound `pgolf size` reports for an artifact with no run config beside it.
 
-`breakdown` splits a model file into groups — embeddings, attention, MLP, control tensors, other, scales, metadata —
-and for each reports the values it holds, its bytes in the payload as stored (before the codec) and its bytes when
-its arrays alone are stored and compressed with the file's own storage and codec (compressed sizes do not add up
-exactly; the file's real size is reported beside their sum).
+`breakdown` splits a model file into groups — embeddings, attention, MLP, control tensors, other, scales, lqer,
+metadata — and for each reports the values it holds, its bytes in the payload as stored (before the codec) and its
+bytes when its arrays alone are stored and compressed with the file's own storage and codec (compressed sizes do not
+add up exactly; the file's real size is reported beside their sum). The LQER factors of corrected matrices
+(pgolf.quant.lqer: NAME.lqer_a / .lqer_a_scale / .lqer_b / .lqer_b_scale) are their own group "lqer", so what the
+correction costs is visible on its own rather than spread over the matrices' groups.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import pgolf
 from pgolf.artifact.codecs import compress
 from pgolf.artifact.pack import pack, read_file
 from pgolf.errors import PgolfError
+from pgolf.quant.lqer import SUFFIXES as LQER_SUFFIXES
+from pgolf.quant.lqer import factor_bits
 
 CODE_BYTES_METHOD = "package-sources"
-GROUPS = ("embeddings", "attention", "mlp", "control", "other", "scales", "metadata")
+GROUPS = ("embeddings", "attention", "mlp", "control", "other", "scales", "lqer", "metadata")
 _CONTROL = ("attn_scale", "mlp_scale", "resid_mix", "q_gain", "skip_weight", "smear", "bigram.scale", "backout",
             "vr_lambda", "ve_layer_scales", "ve_shared.scale", "lambda", "gate")
 _EMBED = ("tok_emb", "lm_head", "bigram", "ve_shared", "embed")
@@ -42,6 +46,8 @@ def check_budget(model_bytes: int, code_bytes: int, max_bytes: int, what: str = 
 
 def group_of(array: str, tensors: dict) -> str:
     """Group of a stored array name (quantized tensors' `.scale` arrays are 'scales')."""
+    if any(array.endswith(x) for x in LQER_SUFFIXES):
+        return "lqer"
     if array.endswith(".scale") and tensors.get(array[: -len(".scale")], {}).get("kind") == "int":
         return "scales"
     base = array
@@ -61,7 +67,8 @@ def breakdown(path: Path) -> dict:
     arrays, meta, info = read_file(Path(path))
     tensors = meta.get("tensors", {})
     storage = meta.get("storage", "int8")
-    bits = {n: i["bits"] for n, i in tensors.items() if isinstance(i, dict) and i.get("kind") == "int"}
+    bits = {**{n: i["bits"] for n, i in tensors.items() if isinstance(i, dict) and i.get("kind") == "int"},
+            **factor_bits(tensors)}
     groups: dict[str, dict] = {g: {"arrays": 0, "values": 0, "stored_bytes": 0, "compressed_bytes": 0} for g in GROUPS}
     members: dict[str, dict] = {g: {} for g in GROUPS}
     for name, t in arrays.items():

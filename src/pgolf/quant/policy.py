@@ -123,6 +123,9 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
 
 
 def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> dict[str, Tensor]:
+    from pgolf.quant.lqer import check_factors
+
+    check_factors(tensors, meta)
     out: dict[str, Tensor] = {}
     for name, info in meta.items():
         dtype = _DTYPES.get(info["dtype"])
@@ -131,6 +134,10 @@ def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict
             out[name] = tensors[name]
         elif kind in _PASS:
             out[name] = tensors[name].to(dtype)
+        elif kind == "int" and info.get("lqer"):
+            from pgolf.quant.lqer import dequantize_corrected
+
+            out[name] = dequantize_corrected(tensors, name, info, dtype)
         elif kind == "int":
             out[name] = dequantize(tensors[name], tensors[name + ".scale"], dtype)
         else:
