@@ -24,6 +24,7 @@ from pgolf.errors import PgolfError
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig
 from pgolf.model.features.bigram_hash import BigramHashConfig
+from pgolf.model.features.recurrence import RecurrenceConfig, recurrence_checks
 from pgolf.model.features.smear_gate import SmearGateConfig
 from pgolf.model.features.value_embed import ValueEmbedConfig
 from pgolf.model.features.value_residual import ValueResidualConfig
@@ -83,6 +84,7 @@ class ModelConfig:
     xsa: XSAConfig | None = None
     value_residual: ValueResidualConfig | None = None
     attn_gate: AttnGateConfig | None = None
+    recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
 
 
 @dataclass(frozen=True)
@@ -605,6 +607,7 @@ def validate_model(m: ModelConfig) -> ModelConfig:
         (m.backout is None or m.backout.layer is None or 0 <= m.backout.layer < m.num_layers, "model.backout.layer",
          f"must be in [0, {m.num_layers - 1}] (or none for num_layers // 2)"),
         (0 <= m.bos_id < m.vocab_size, "model.bos_id", f"must be in [0, {m.vocab_size - 1}]"),
+        *(recurrence_checks(m.recurrence, m.num_layers) if m.recurrence is not None else []),
     ]
     for ok, key, msg in checks:
         if not ok:
@@ -619,7 +622,7 @@ def validate_model(m: ModelConfig) -> ModelConfig:
 __all__ = [
     "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
     "GPTQConfig", "InitConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig",
-    "OrthoInitConfig", "QuantConfig", "QuantRule", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
+    "OrthoInitConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
     "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
     "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",
     "validate_eval", "validate_model",

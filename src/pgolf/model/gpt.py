@@ -19,6 +19,7 @@ from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
 from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
+from pgolf.model.features.recurrence import unet_split, virtual_order
 from pgolf.model.features.smear_gate import SmearGate
 from pgolf.model.features.value_embed import ValueEmbedding
 from pgolf.model.init import init_weights
@@ -41,8 +42,14 @@ class GPT(nn.Module):
         self.tok_emb = nn.Embedding(cfg.vocab_size, d)
         self.bigram = None if cfg.bigram_hash is None else BigramHashEmbedding(cfg.bigram_hash, d, cfg.bos_id)
         self.smear = None if cfg.smear_gate is None else SmearGate(cfg.smear_gate, d, cfg.bos_id)
+        # the virtual layer schedules (pgolf.model.features.recurrence): plain, and looped when recurrence is on
+        self.order_plain = list(range(L))
+        self.order_looped = virtual_order(L, cfg.recurrence)
+        self.looping = cfg.recurrence is not None
         self.n_enc, n_skip = unet_pairs(L) if cfg.unet_skips else (0, 0)
         if cfg.unet_skips:
+            enc, dec = unet_split(self.order_looped)
+            n_skip = max(n_skip, min(len(enc), len(dec)))
             self.skip_weights = nn.Parameter(torch.ones(n_skip, d, dtype=torch.float32))
         self.blocks = nn.ModuleList(Block(cfg, i, self.attention_kernel) for i in range(L))
         self.ve_shared, self.ve_slot = None, {}
@@ -65,6 +72,18 @@ class GPT(nn.Module):
         """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
         init_weights(self, self.cfg)
 
+    def set_looping(self, on: bool) -> None:
+        """Run the looped (virtual) schedule or the plain one; only a model with `cfg.recurrence` can loop."""
+        if on and self.cfg.recurrence is None:
+            raise ValueError("set_looping(True) needs model.recurrence")
+        self.looping = bool(on)
+
+    def schedule(self) -> tuple[list[int], int]:
+        """(physical block per virtual slot, number of encoder slots) of the current graph."""
+        if not self.looping:
+            return self.order_plain, self.n_enc
+        return self.order_looped, (len(self.order_looped) // 2 if self.cfg.unet_skips else 0)
+
     def layer_ve(self, layer: int, ve: Tensor | None) -> Tensor | None:
         """The value embedding for `layer` (scaled by its ve_layer_scales entry), or None where it is not used."""
         if ve is None or layer not in self.ve_slot:
@@ -82,13 +101,14 @@ class GPT(nn.Module):
         x0 = x
         ve = self.ve_shared(idx) if self.ve_shared is not None else None
         v0, x_mid, skips = None, None, []
-        for i, block in enumerate(self.blocks):
-            if i >= self.n_enc and skips:
-                x = x + self.skip_weights[i - self.n_enc].to(x.dtype) * skips.pop()
-            x, v = block(x, x0, self.layer_ve(i, ve), v0)
-            if i == 0 and self.cfg.value_residual is not None:
+        order, n_enc = self.schedule()
+        for j, i in enumerate(order):  # j: virtual slot, i: physical block
+            if j >= n_enc and skips:
+                x = x + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
+            x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0)
+            if j == 0 and self.cfg.value_residual is not None:
                 v0 = v
-            if i < self.n_enc:
+            if j < n_enc:
                 skips.append(x)
             if i == self.backout_at:
                 x_mid = x
