@@ -194,3 +194,69 @@ def test_tiny_run_switches_on_and_resumes_bitwise_after_the_switch(tiny_cfg, tmp
     assert restored[:2] == [False, True]  # LoopSwitch starts it off; the checkpoint turns it back on
     assert (tmp_path / "full" / "model.pga").read_bytes() == (tmp_path / "killed" / "model.pga").read_bytes()
     assert resumed["val_bpb"] == full["val_bpb"]
+
+
+def test_lora_bank_has_one_adapter_per_virtual_slot_equal_to_an_unrolled_model():
+    """Each pass through a looped block gets its own adapter: the hooked looped model equals a 10-layer plain model
+    whose block j is a copy of physical block order[j] with adapter j merged into its weights (W + s·(A B)ᵀ)."""
+    from pgolf.eval.lora import LoRABank
+
+    model = build(LOOPED).eval()
+    order = model.schedule()[0]
+    bank = LoRABank(model, ("c_q", "c_v", "mlp.proj"), rank=2, alpha=4.0, slots=1, seed=0, device=torch.device("cpu"))
+    assert [bank.A[i].shape[1] for i, (n, _) in enumerate(bank.layers) if n.startswith("blocks.2.")] == [3, 3, 3]
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for b in bank.B:
+            b.copy_(torch.randn(b.shape, generator=g))
+    ref = GPT(override(PLAIN, {"num_layers": len(order)})).eval()
+    sd = ref.state_dict()
+    seen = {i: 0 for i in set(order)}
+    lora = {n: (a, b) for (n, _), a, b in zip(bank.layers, bank.A, bank.B)}
+    for k, v in model.state_dict().items():
+        if not k.startswith("blocks."):
+            sd[k] = v
+    for j, i in enumerate(order):
+        pass_k = seen[i]
+        seen[i] += 1
+        for k, v in model.blocks[i].state_dict().items():
+            name = f"blocks.{i}.{k.removesuffix('.weight')}"
+            if name in lora:
+                a, b = lora[name]
+                v = v + bank.scale * (a[0, pass_k] @ b[0, pass_k]).T
+            sd[f"blocks.{j}.{k}"] = v
+    ref.load_state_dict(sd)
+    x = tokens(B=1)
+    bank.attach()
+    try:
+        hooked = model.logits(x)
+        again = model.logits(x)  # the per-layer pass counters wrap around between forwards
+    finally:
+        bank.detach()
+    want = ref.logits(x)
+    torch.testing.assert_close(hooked, want, rtol=0, atol=1e-5)
+    assert torch.equal(hooked, again) and not torch.allclose(model.logits(x), want)
+
+
+def test_lora_ttt_on_a_looped_model_under_compile_equals_eager():
+    import numpy as np
+
+    from pgolf.config import LoRATTTConfig, TTTConfig
+    from pgolf.data.tokenizer import ByteLUT
+    from pgolf.eval.bpb import DeviceLUT
+    from pgolf.eval.ttt_lora import eval_ttt_lora
+    from pgolf.runtime.dist import init_runtime
+
+    torch.set_num_threads(1)
+    model = build(LOOPED).eval()
+    rt = init_runtime("cpu")
+    rng = np.random.default_rng(0)
+    toks = rng.integers(2, 64, 161).astype(np.uint16)
+    toks[[0, 50, 110]] = 1
+    lut = DeviceLUT(ByteLUT(np.ones(64, np.int16), np.zeros(64, bool), np.zeros(64, bool)), rt.device)
+    t = TTTConfig(chunk_tokens=8, epochs=1, optimizer="adam", lr=0.02, lora=LoRATTTConfig(rank=2, batch_docs=2))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    eager = eval_ttt_lora(model, toks, 32, t, lut, rt).result
+    comp = eval_ttt_lora(model, toks, 32, t, lut, rt, compile=True, backend="aot_eager").result
+    assert comp.val_loss == pytest.approx(eager.val_loss, rel=1e-5)
