@@ -24,6 +24,7 @@ from pgolf.errors import PgolfError
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig
 from pgolf.model.features.bigram_hash import BigramHashConfig
+from pgolf.model.features.parallel_residual import ParallelResidualConfig, parallel_checks
 from pgolf.model.features.recurrence import RecurrenceConfig, recurrence_checks
 from pgolf.model.features.smear_gate import SmearGateConfig
 from pgolf.model.features.value_embed import ValueEmbedConfig
@@ -85,6 +86,7 @@ class ModelConfig:
     value_residual: ValueResidualConfig | None = None
     attn_gate: AttnGateConfig | None = None
     recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
+    parallel_residual: ParallelResidualConfig | None = None  # two lanes (#1855), features.parallel_residual
 
 
 @dataclass(frozen=True)
@@ -612,6 +614,15 @@ def validate_model(m: ModelConfig) -> ModelConfig:
     for ok, key, msg in checks:
         if not ok:
             raise PgolfError(f"{key}: {msg}")
+    if m.parallel_residual is not None:
+        from pgolf.model.features.backout import backout_layer
+        from pgolf.model.features.recurrence import virtual_order
+
+        orders = [list(range(m.num_layers)), virtual_order(m.num_layers, m.recurrence)]
+        bl = backout_layer(m.backout, m.num_layers) if m.backout is not None else None
+        for ok, key, msg in parallel_checks(m.parallel_residual.start_layer, orders, m.unet_skips, bl):
+            if not ok:
+                raise PgolfError(f"{key}: {msg}")
     if m.xsa is not None:
         parse_layers(m.xsa.layers, m.num_layers, "model.xsa.layers")
     if m.value_embed is not None:
@@ -622,7 +633,7 @@ def validate_model(m: ModelConfig) -> ModelConfig:
 __all__ = [
     "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
     "GPTQConfig", "InitConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig",
-    "OrthoInitConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
+    "OrthoInitConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
     "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
     "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",
     "validate_eval", "validate_model",

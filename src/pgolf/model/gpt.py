@@ -19,6 +19,7 @@ from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
 from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
+from pgolf.model.features.parallel_residual import two_lane_block
 from pgolf.model.features.recurrence import unet_split, virtual_order
 from pgolf.model.features.smear_gate import SmearGate
 from pgolf.model.features.value_embed import ValueEmbedding
@@ -64,6 +65,13 @@ class GPT(nn.Module):
         if cfg.backout is not None:
             self.backout_lambda = nn.Parameter(torch.full((1,), cfg.backout.init, dtype=torch.float32))
             self.backout_at = backout_layer(cfg.backout, L)
+        self.par_start = None  # two-lane parallel residuals (pgolf.model.features.parallel_residual)
+        if cfg.parallel_residual is not None:
+            pr = cfg.parallel_residual
+            self.par_start, n_par = pr.start_layer, L - pr.start_layer
+            # flat (1-D: fp32 and scalar-Adam like every control vector), read as (n_par, 2, 2) and (n_par, 2)
+            self.parallel_post_lambdas = nn.Parameter(torch.full((4 * n_par,), pr.post_init, dtype=torch.float32))
+            self.parallel_resid_lambdas = nn.Parameter(torch.full((2 * n_par,), pr.resid_init, dtype=torch.float32))
         self.lm_head = None if cfg.tie_embeddings else zero_init(CastedLinear(d, cfg.vocab_size, bias=False))
         self.reset_parameters()
 
@@ -102,7 +110,19 @@ class GPT(nn.Module):
         ve = self.ve_shared(idx) if self.ve_shared is not None else None
         v0, x_mid, skips = None, None, []
         order, n_enc = self.schedule()
+        lanes = None
         for j, i in enumerate(order):  # j: virtual slot, i: physical block
+            if self.par_start is not None and i >= self.par_start:
+                lane0, lane1 = lanes if lanes is not None else (x, x)
+                if j >= n_enc and skips:  # skips go into lane0 only
+                    lane0 = lane0 + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
+                k = i - self.par_start
+                post = self.parallel_post_lambdas[4 * k : 4 * k + 4].view(2, 2)
+                resid = self.parallel_resid_lambdas[2 * k : 2 * k + 2]
+                lane0, lane1, _ = two_lane_block(self.blocks[i], lane0, lane1, x0, post, resid,
+                                                 self.layer_ve(i, ve), v0)
+                lanes = (lane0, lane1)
+                continue
             if j >= n_enc and skips:
                 x = x + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
             x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0)
@@ -112,6 +132,8 @@ class GPT(nn.Module):
                 skips.append(x)
             if i == self.backout_at:
                 x_mid = x
+        if lanes is not None:
+            x = 0.5 * (lanes[0] + lanes[1])
         if self.backout_lambda is not None:
             x = apply_backout(x, x_mid, self.backout_lambda)
         return rms_norm(x)
