@@ -260,3 +260,20 @@ def test_lora_ttt_on_a_looped_model_under_compile_equals_eager():
     eager = eval_ttt_lora(model, toks, 32, t, lut, rt).result
     comp = eval_ttt_lora(model, toks, 32, t, lut, rt, compile=True, backend="aot_eager").result
     assert comp.val_loss == pytest.approx(eager.val_loss, rel=1e-5)
+
+
+def test_compiled_model_follows_the_switch():
+    """Under torch.compile(fullgraph=True) `looping` is guarded: toggling it recompiles instead of reusing a graph."""
+    torch._dynamo.reset()
+    model = build(override(LOOPED, {"parallel_residual": {"start_layer": 4}}))
+    compiled = torch.compile(model, backend="eager", fullgraph=True, dynamic=False)
+    x, y = tokens(), tokens(seed=4)
+    model.set_looping(False)
+    plain = compiled(x, y)
+    assert torch.equal(plain, model(x, y))
+    model.set_looping(True)
+    looped = compiled(x, y)
+    assert torch.equal(looped, model(x, y)) and not torch.equal(looped, plain)
+    model.set_looping(False)
+    assert torch.equal(compiled(x, y), plain)
+    torch._dynamo.reset()
