@@ -3,6 +3,9 @@
 embed (+ BigramHash) → RMSNorm → SmearGate → x0 → blocks with U-Net skips (encoder outputs pushed, popped in reverse
 before the first decoder blocks, scaled per channel), value embeddings and value residual threaded through →
 Backout → final RMSNorm → tied (or untied) logits → softcap c·tanh(z/c) → fp32 CE.
+The blocks run in a virtual schedule: physical order, or with `recurrence` and `looping` on the looped order
+(features/recurrence.py; skips pair virtual slots); with `parallel_residual` the slots from its start layer run on
+two lanes whose mean is the final hidden state (features/parallel_residual.py).
 Source: openai/parameter-golf naive baseline and the five seeds; SPEC_SEEDS.md §0, §1.2–1.3. Parameter names are the
 seeds' (tok_emb.weight, skip_weights, blocks.{i}.…, bigram.*, smear.gate, ve_shared.*, ve_layer_scales.{k},
 backout_lambda), so optimizer routing and quantization tables can be written against either.
