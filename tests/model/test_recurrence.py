@@ -172,9 +172,11 @@ def test_tiny_run_switches_on_and_resumes_bitwise_after_the_switch(tiny_cfg, tmp
     from pgolf.train.run import run
 
     cfg = override(tiny_cfg, {"model.recurrence": {"loop_start": 1, "loop_end": 2, "enable_at": 0.5},
-                              "train.iterations": 6, "train.checkpoint.every": 2})
+                              "train.iterations": 6, "train.checkpoint.every": 2, "train.warmup_steps": 1})
     full = run(cfg, tmp_path / "full", echo=False)
-    assert "looping on at step 3" in (tmp_path / "full" / "train.log").read_text()
+    log = (tmp_path / "full" / "train.log").read_text()
+    assert "looping on at step 3" in log and log.count("priming step 1/1") == 2  # both graphs primed
+    assert "before the looping switch" not in log
     original = ckpt_mod.Checkpointer.save
 
     def save(self, step, elapsed, parts):
@@ -277,3 +279,22 @@ def test_compiled_model_follows_the_switch():
     model.set_looping(False)
     assert torch.equal(compiled(x, y), plain)
     torch._dynamo.reset()
+
+
+def test_a_run_that_stops_before_the_switch_is_evaluated_looped(tiny_cfg, tmp_path):
+    from pgolf.train.run import run
+
+    cfg = override(tiny_cfg, {"model.recurrence": {"loop_start": 1, "loop_end": 2, "enable_at": 0.9},
+                              "train.iterations": 2})
+    run(cfg, tmp_path, echo=False)
+    log = (tmp_path / "train.log").read_text()
+    assert "looping on" not in log and "training stopped before the looping switch" in log
+
+
+def test_value_embedding_is_added_on_every_pass_of_its_physical_layer():
+    model = build(override(LOOPED, {"value_embed": {"dim": 8, "layers": "3"}}))
+    seen = []
+    for i, b in enumerate(model.blocks):
+        b.register_forward_pre_hook(lambda m, args, i=i: seen.append((i, args[2] is not None)))
+    model.logits(tokens())
+    assert [i for i, has_ve in seen if has_ve] == [3, 3, 3] and [i for i, _ in seen] == model.order_looped
