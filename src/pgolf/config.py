@@ -24,6 +24,8 @@ from pgolf.errors import PgolfError
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig
 from pgolf.model.features.bigram_hash import BigramHashConfig
+from pgolf.model.features.parallel_residual import ParallelResidualConfig, parallel_checks
+from pgolf.model.features.recurrence import RecurrenceConfig, recurrence_checks
 from pgolf.model.features.smear_gate import SmearGateConfig
 from pgolf.model.features.value_embed import ValueEmbedConfig
 from pgolf.model.features.value_residual import ValueResidualConfig
@@ -83,6 +85,8 @@ class ModelConfig:
     xsa: XSAConfig | None = None
     value_residual: ValueResidualConfig | None = None
     attn_gate: AttnGateConfig | None = None
+    recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
+    parallel_residual: ParallelResidualConfig | None = None  # two lanes (#1855), features.parallel_residual
 
 
 @dataclass(frozen=True)
@@ -624,10 +628,20 @@ def validate_model(m: ModelConfig) -> ModelConfig:
         (m.backout is None or m.backout.layer is None or 0 <= m.backout.layer < m.num_layers, "model.backout.layer",
          f"must be in [0, {m.num_layers - 1}] (or none for num_layers // 2)"),
         (0 <= m.bos_id < m.vocab_size, "model.bos_id", f"must be in [0, {m.vocab_size - 1}]"),
+        *(recurrence_checks(m.recurrence, m.num_layers) if m.recurrence is not None else []),
     ]
     for ok, key, msg in checks:
         if not ok:
             raise PgolfError(f"{key}: {msg}")
+    if m.parallel_residual is not None:
+        from pgolf.model.features.backout import backout_layer
+        from pgolf.model.features.recurrence import virtual_order
+
+        orders = [list(range(m.num_layers)), virtual_order(m.num_layers, m.recurrence)]
+        bl = backout_layer(m.backout, m.num_layers) if m.backout is not None else None
+        for ok, key, msg in parallel_checks(m.parallel_residual.start_layer, orders, m.unet_skips, bl):
+            if not ok:
+                raise PgolfError(f"{key}: {msg}")
     if m.xsa is not None:
         parse_layers(m.xsa.layers, m.num_layers, "model.xsa.layers")
     if m.value_embed is not None:
@@ -638,7 +652,7 @@ def validate_model(m: ModelConfig) -> ModelConfig:
 __all__ = [
     "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
     "GPTQConfig", "InitConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig",
-    "OrthoInitConfig", "QuantConfig", "QuantRule", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
+    "OrthoInitConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
     "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
     "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",
     "validate_eval", "validate_model",

@@ -7,14 +7,29 @@ only on (A_b, B_b), and an elementwise optimizer (SGD, AdamW) with per-slot clip
 `reset()` puts every slot back to A = A₀ (one fixed draw, U(±1/√in), the same for every document) and B = 0, at
 which point the hooks add exactly zero. `detach()` removes the hooks; the model's weights are never touched.
 Source: #1530's document-independent batched LoRA TTT (SPEC_FRONTIER.md §5.3). Adds no bytes to the artifact.
+
+Depth recurrence (pgolf.model.features.recurrence): a block that runs P times per forward gets P adapters per
+document, one per VIRTUAL slot, as #1855 allocates them (17 at 11 layers): stored as (slots, P, in, r), and the
+hook uses adapter p on its p-th call of the forward (a counter per layer, modulo P, zeroed by `reset()`). P is read
+from the model's schedule when the bank is built, so the bank must be built after looping is set for eval.
 """
 
 from __future__ import annotations
+
+import re
 
 import torch
 from torch import Tensor, nn
 
 from pgolf.errors import PgolfError
+
+
+def passes_per_forward(model: nn.Module, name: str) -> int:
+    """How often the layer `name` runs in one forward: its block's count in the model's current virtual schedule."""
+    m = re.match(r"blocks\.(\d+)\.", name)
+    if m is None or not hasattr(model, "schedule"):
+        return 1
+    return max(1, model.schedule()[0].count(int(m.group(1))))
 
 
 class LoRABank:
@@ -31,12 +46,14 @@ class LoRABank:
         self.scale = alpha / rank
         self.slots = slots
         g = torch.Generator().manual_seed(seed)
+        self.passes = [passes_per_forward(model, n) for n, _ in self.layers]
+        self.calls = [0] * len(self.layers)
         self.A0, self.A, self.B = [], [], []
-        for _, m in self.layers:
+        for (_, m), p in zip(self.layers, self.passes):
             a0 = (torch.rand(m.in_features, rank, generator=g) * 2 - 1) / m.in_features**0.5
             self.A0.append(a0.to(device))
-            self.A.append(nn.Parameter(torch.empty(slots, m.in_features, rank, device=device)))
-            self.B.append(nn.Parameter(torch.empty(slots, rank, m.out_features, device=device)))
+            self.A.append(nn.Parameter(torch.empty(slots, p, m.in_features, rank, device=device)))
+            self.B.append(nn.Parameter(torch.empty(slots, p, rank, m.out_features, device=device)))
         self.handles: list = []
         self.reset()
 
@@ -52,13 +69,16 @@ class LoRABank:
             a.copy_(a0.expand_as(a))
             b.zero_()
             a.grad = b.grad = None
+        self.calls = [0] * len(self.layers)
 
     def _hook(self, i: int):
         def hook(module: nn.Module, args: tuple, out: Tensor) -> Tensor:
             x = args[0]
             if x.dim() != 3 or x.size(0) != self.slots:
                 raise RuntimeError(f"LoRA hook expects (slots={self.slots}, T, in) inputs, got {tuple(x.shape)}")
-            a, b = self.A[i].to(x.dtype), self.B[i].to(x.dtype)
+            k = self.calls[i]
+            self.calls[i] = (k + 1) % self.passes[i]
+            a, b = self.A[i][:, k].to(x.dtype), self.B[i][:, k].to(x.dtype)
             return out + self.scale * torch.bmm(torch.bmm(x, a), b).to(out.dtype)
 
         return hook

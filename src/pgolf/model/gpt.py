@@ -3,6 +3,9 @@
 embed (+ BigramHash) → RMSNorm → SmearGate → x0 → blocks with U-Net skips (encoder outputs pushed, popped in reverse
 before the first decoder blocks, scaled per channel), value embeddings and value residual threaded through →
 Backout → final RMSNorm → tied (or untied) logits → softcap c·tanh(z/c) → fp32 CE.
+The blocks run in a virtual schedule: physical order, or with `recurrence` and `looping` on the looped order
+(features/recurrence.py; skips pair virtual slots); with `parallel_residual` the slots from its start layer run on
+two lanes whose mean is the final hidden state (features/parallel_residual.py).
 Source: openai/parameter-golf naive baseline and the five seeds; SPEC_SEEDS.md §0, §1.2–1.3. Parameter names are the
 seeds' (tok_emb.weight, skip_weights, blocks.{i}.…, bigram.*, smear.gate, ve_shared.*, ve_layer_scales.{k},
 backout_lambda), so optimizer routing and quantization tables can be written against either.
@@ -19,6 +22,8 @@ from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
 from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
+from pgolf.model.features.parallel_residual import two_lane_block
+from pgolf.model.features.recurrence import unet_split, virtual_order
 from pgolf.model.features.smear_gate import SmearGate
 from pgolf.model.features.value_embed import ValueEmbedding
 from pgolf.model.init import init_weights
@@ -41,8 +46,14 @@ class GPT(nn.Module):
         self.tok_emb = nn.Embedding(cfg.vocab_size, d)
         self.bigram = None if cfg.bigram_hash is None else BigramHashEmbedding(cfg.bigram_hash, d, cfg.bos_id)
         self.smear = None if cfg.smear_gate is None else SmearGate(cfg.smear_gate, d, cfg.bos_id)
+        # the virtual layer schedules (pgolf.model.features.recurrence): plain, and looped when recurrence is on
+        self.order_plain = list(range(L))
+        self.order_looped = virtual_order(L, cfg.recurrence)
+        self.looping = cfg.recurrence is not None
         self.n_enc, n_skip = unet_pairs(L) if cfg.unet_skips else (0, 0)
         if cfg.unet_skips:
+            enc, dec = unet_split(self.order_looped)
+            n_skip = max(n_skip, min(len(enc), len(dec)))
             self.skip_weights = nn.Parameter(torch.ones(n_skip, d, dtype=torch.float32))
         self.blocks = nn.ModuleList(Block(cfg, i, self.attention_kernel) for i in range(L))
         self.ve_shared, self.ve_slot = None, {}
@@ -57,6 +68,13 @@ class GPT(nn.Module):
         if cfg.backout is not None:
             self.backout_lambda = nn.Parameter(torch.full((1,), cfg.backout.init, dtype=torch.float32))
             self.backout_at = backout_layer(cfg.backout, L)
+        self.par_start = None  # two-lane parallel residuals (pgolf.model.features.parallel_residual)
+        if cfg.parallel_residual is not None:
+            pr = cfg.parallel_residual
+            self.par_start, n_par = pr.start_layer, L - pr.start_layer
+            # flat (1-D: fp32 and scalar-Adam like every control vector), read as (n_par, 2, 2) and (n_par, 2)
+            self.parallel_post_lambdas = nn.Parameter(torch.full((4 * n_par,), pr.post_init, dtype=torch.float32))
+            self.parallel_resid_lambdas = nn.Parameter(torch.full((2 * n_par,), pr.resid_init, dtype=torch.float32))
         self.lm_head = None if cfg.tie_embeddings else zero_init(CastedLinear(d, cfg.vocab_size, bias=False))
         self.reset_parameters()
 
@@ -64,6 +82,18 @@ class GPT(nn.Module):
     def reset_parameters(self) -> None:
         """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
         init_weights(self, self.cfg)
+
+    def set_looping(self, on: bool) -> None:
+        """Run the looped (virtual) schedule or the plain one; only a model with `cfg.recurrence` can loop."""
+        if on and self.cfg.recurrence is None:
+            raise ValueError("set_looping(True) needs model.recurrence")
+        self.looping = bool(on)
+
+    def schedule(self) -> tuple[list[int], int]:
+        """(physical block per virtual slot, number of encoder slots) of the current graph."""
+        if not self.looping:
+            return self.order_plain, self.n_enc
+        return self.order_looped, (len(self.order_looped) // 2 if self.cfg.unet_skips else 0)
 
     def layer_ve(self, layer: int, ve: Tensor | None) -> Tensor | None:
         """The value embedding for `layer` (scaled by its ve_layer_scales entry), or None where it is not used."""
@@ -82,16 +112,31 @@ class GPT(nn.Module):
         x0 = x
         ve = self.ve_shared(idx) if self.ve_shared is not None else None
         v0, x_mid, skips = None, None, []
-        for i, block in enumerate(self.blocks):
-            if i >= self.n_enc and skips:
-                x = x + self.skip_weights[i - self.n_enc].to(x.dtype) * skips.pop()
-            x, v = block(x, x0, self.layer_ve(i, ve), v0)
-            if i == 0 and self.cfg.value_residual is not None:
+        order, n_enc = self.schedule()
+        lanes = None
+        for j, i in enumerate(order):  # j: virtual slot, i: physical block
+            if self.par_start is not None and i >= self.par_start:
+                lane0, lane1 = lanes if lanes is not None else (x, x)
+                if j >= n_enc and skips:  # skips go into lane0 only
+                    lane0 = lane0 + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
+                k = i - self.par_start
+                post = self.parallel_post_lambdas[4 * k : 4 * k + 4].view(2, 2)
+                resid = self.parallel_resid_lambdas[2 * k : 2 * k + 2]
+                lane0, lane1, _ = two_lane_block(self.blocks[i], lane0, lane1, x0, post, resid,
+                                                 self.layer_ve(i, ve), v0)
+                lanes = (lane0, lane1)
+                continue
+            if j >= n_enc and skips:
+                x = x + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
+            x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0)
+            if j == 0 and self.cfg.value_residual is not None:
                 v0 = v
-            if i < self.n_enc:
+            if j < n_enc:
                 skips.append(x)
             if i == self.backout_at:
                 x_mid = x
+        if lanes is not None:
+            x = 0.5 * (lanes[0] + lanes[1])
         if self.backout_lambda is not None:
             x = apply_backout(x, x_mid, self.backout_lambda)
         return rms_norm(x)

@@ -79,6 +79,16 @@ def tiny(cfg: Config) -> Config:
         changes["model.xsa.layers"] = rescale_layers(m.xsa.layers, m.num_layers, L)
     if m.backout is not None and m.backout.layer is not None:
         changes["model.backout.layer"] = rescale_index(m.backout.layer, m.num_layers, L)
+    if m.recurrence is not None:  # the looped range stays in the middle (3..5 of 11 → 1..2 of 4)
+        from pgolf.model.features.recurrence import rescale_loop
+
+        s, e = rescale_loop(m.recurrence, m.num_layers, L)
+        changes["model.recurrence.loop_start"], changes["model.recurrence.loop_end"] = s, e
+    if m.parallel_residual is not None:  # near the top, in the decoder, after the looped range (8 of 11 → 3 of 4)
+        start = max(rescale_index(m.parallel_residual.start_layer, m.num_layers, L), L // 2)
+        if m.recurrence is not None:
+            start = max(start, changes["model.recurrence.loop_end"] + 1)
+        changes["model.parallel_residual.start_layer"] = min(start, L - 1)
     if cfg.train.swa is not None:  # snapshots must fall inside a 20-step run's 5-step warmdown
         changes["train.swa.every"] = min(cfg.train.swa.every, 2)
     if m.init.ortho is not None:

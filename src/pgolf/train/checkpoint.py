@@ -3,7 +3,7 @@
 Every `every` steps (and never on the last one) the trainer writes <dir>/step_NNNNNNN/:
   shared.pt (rank 0): step, counted wallclock seconds, world size, config hash, the model's state dict, the
             optimizers' state dicts (when identical on every rank: Adam, replicated Muon), the averager (EMA
-            shadow / SWA sums), whether QAT is on;
+            shadow / SWA sums), whether QAT is on, whether the model loops (depth recurrence);
   rankR.pt  (every rank): CPU and CUDA RNG states, the loader position (`loader.state()`, stored as JSON) and, for
             sharded Muon, that rank's optimizer states.
 Each file is written to a temporary name and renamed; after a barrier rank 0 atomically replaces <dir>/latest.json,
@@ -97,7 +97,8 @@ class Checkpointer:
                 "step": step, "elapsed": elapsed_s, "world": rt.world_size, "config_hash": self.config_hash,
                 "model": parts.model.state_dict(), "optim": None if parts.per_rank_optim else optim,
                 "averager": parts.averager.state_dict() if parts.averager is not None else None,
-                "qat_active": parts.qat.active if parts.qat is not None else None})
+                "qat_active": parts.qat.active if parts.qat is not None else None,
+                "looping": getattr(parts.model, "looping", None)})
         self._barrier()
         if rt.is_main:
             write_atomic(self.dir / "latest.json", json.dumps({"step": step, "dir": d.name}).encode())
@@ -137,6 +138,8 @@ class Checkpointer:
             parts.averager.load_state_dict(shared["averager"])
         if parts.qat is not None:
             parts.qat.active = bool(shared["qat_active"])
+        if shared.get("looping") is not None:  # depth recurrence's switch (pgolf.model.features.recurrence)
+            parts.model.set_looping(bool(shared["looping"]))
         parts.loader.load_state(json.loads(mine["loader"]))
         torch.set_rng_state(mine["rng"].cpu())
         if mine["cuda_rng"] is not None:

@@ -19,7 +19,7 @@ from torch import nn
 
 from pgolf.config import Config
 from pgolf.optim.clip import clip_global_
-from pgolf.optim.schedule import lr_scale, muon_momentum, wd_scale
+from pgolf.optim.schedule import lr_scale, muon_momentum, progress, wd_scale
 from pgolf.runtime.dist import Runtime, broadcast_flag
 from pgolf.runtime.log import step_line
 from pgolf.train.budget import TrainClock
@@ -41,6 +41,7 @@ class Hooks:
     averager: object | None = None  # EMA | SWA: update(model, step, lr_scale) after each step
     qat: object | None = None  # late switch checked before each step
     checkpointer: object | None = None  # save(step, elapsed, parts) when due
+    looping: object | None = None  # recurrence.LoopSwitch: maybe_switch_on(progress) checked before each step
     parts: object | None = None  # checkpoint.Resumable
     start_step: int = 0
     start_elapsed: float = 0.0
@@ -111,6 +112,8 @@ def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int],
         scale = lr_scale(step, elapsed, cfg)
         if h.qat is not None and h.qat.maybe_switch_on(scale):
             log(f"QAT on at step {step} (lr scale {scale:.3f} < {h.qat.late_threshold})")
+        if h.looping is not None and h.looping.maybe_switch_on(progress(step, elapsed, cfg)):
+            log(f"looping on at step {step} (progress {progress(step, elapsed, cfg):.3f})")
         loss = step_fn(step, scale, wd_scale(step, elapsed, cfg))
         step += 1
         if h.averager is not None and h.averager.update(h.model, step, scale):

@@ -22,6 +22,7 @@ from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.attention import describe_attention_kernel
+from pgolf.model.features.recurrence import LoopSwitch
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.routing import describe_groups
@@ -108,15 +109,22 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     step_fn = make_step_fn(runner if ddp is None else model, ddp, optimizers, loader, cfg, rt, accum,
                            list(model.parameters()), grad_sync=opt.grad_sync, qat=qat)
+    looping = LoopSwitch(model, cfg.model.recurrence.enable_at) if cfg.model.recurrence is not None else None
+    if looping is not None:
+        log(looping.describe())
     t_prime = time.perf_counter()
     prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
+    if looping is not None and not model.looping and t.warmup_steps:  # compile the looped graph too (#1855)
+        model.set_looping(True)
+        prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
+        model.set_looping(False)
     if t.warmup_steps:
         log(f"priming done in {time.perf_counter() - t_prime:.1f} s (state restored)")
     averager = build_averager(model, t.ema, t.swa)
     if averager is not None:
         log(averager.describe())
     parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
-    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts)
+    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping)
     if t.checkpoint is not None:
         hooks.checkpointer = Checkpointer(t.checkpoint, out_dir, rt, config_hash(cfg))
         resumed = hooks.checkpointer.load(parts)
@@ -131,6 +139,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at, hooks)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
+    if looping is not None and not looping.finish():
+        log("recurrence: training stopped before the looping switch; evaluating and exporting the looped graph "
+            "anyway (the final graph, as #1855 does)")
 
     t_eval = time.perf_counter()
     last, averaged = None, False
