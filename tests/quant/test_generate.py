@@ -50,6 +50,17 @@ def test_cached_logits_equal_full_recomputation():
         _cached_equals_full(_model(unet, tie))
 
 
+def test_cached_logits_follow_depth_recurrence_and_parallel_lanes():
+    # layers 1..2 of 4 run three times each: every pass keeps its own cache (one per call within a forward)
+    cfg = override(tiny(get_recipe("pr1473").build()), {
+        "model.vocab_size": 64, "model.model_dim": 64, "model.recurrence.loop_start": 1,
+        "model.recurrence.loop_end": 2, "model.parallel_residual.start_layer": 3})
+    torch.manual_seed(3)
+    m = _noisy(GPT(cfg.model))
+    assert m.looping
+    _cached_equals_full(m)
+
+
 @pytest.mark.parametrize("name", ["pr295", "pr601", "pr1473"])
 def test_cached_logits_with_the_seeds_features(name):
     m = _seed_model(name)

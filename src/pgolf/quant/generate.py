@@ -29,14 +29,18 @@ LOOKBACK = 2  # earlier tokens each step re-reads: BigramHash needs 1, SmearGate
 
 
 class CachedAttention:
-    """Stands in for one CausalSelfAttention's forward: window positions [start, start+T), the last `n_new` new."""
+    """Stands in for one CausalSelfAttention's forward: window positions [start, start+T), the last `n_new` new.
+
+    A layer that runs several times per forward (depth recurrence) keeps one cache per pass: the k-th call within a
+    forward reads and extends cache k (`calls` is reset before every step)."""
 
     def __init__(self, attn: nn.Module):
         self.attn = attn
-        self.k: Tensor | None = None
-        self.v: Tensor | None = None
+        self.k: list[Tensor] = []
+        self.v: list[Tensor] = []
         self.start = 0
         self.n_new = 0
+        self.calls = 0
 
     def __call__(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         a = self.attn
@@ -44,12 +48,19 @@ class CachedAttention:
         q, k, v, raw_v = a.qkv(x, ve, v0, start=self.start)  # the model's own projections, norms and RoPE
         end = self.start + T
         new_k, new_v = k[:, T - self.n_new:], v[:, T - self.n_new:]
-        self.k = new_k if self.k is None else torch.cat((self.k, new_k), 1)
-        self.v = new_v if self.v is None else torch.cat((self.v, new_v), 1)
+        i = self.calls
+        self.calls += 1
+        if i == len(self.k):
+            self.k.append(new_k)
+            self.v.append(new_v)
+        else:
+            self.k[i] = torch.cat((self.k[i], new_k), 1)
+            self.v[i] = torch.cat((self.v[i], new_v), 1)
+        keys_k, keys_v = self.k[i], self.v[i]
         keys = torch.arange(end, device=x.device)
         mask = keys[None, :] <= torch.arange(self.start, end, device=x.device)[:, None]  # (T, end)
-        y = F.scaled_dot_product_attention(q.transpose(1, 2), self.k.transpose(1, 2).to(q.dtype),
-                                           self.v.transpose(1, 2).to(q.dtype), attn_mask=mask,
+        y = F.scaled_dot_product_attention(q.transpose(1, 2), keys_k.transpose(1, 2).to(q.dtype),
+                                           keys_v.transpose(1, 2).to(q.dtype), attn_mask=mask,
                                            enable_gqa=a.num_kv_heads != a.num_heads).transpose(1, 2)
         return a.output(y, v, x), raw_v
 
@@ -77,7 +88,7 @@ def cached_step(model: nn.Module, toks: Tensor, caches: list[CachedAttention], n
     t = toks.shape[1]
     start = max(0, t - n_new - LOOKBACK)
     for c in caches:
-        c.start, c.n_new = start, n_new
+        c.start, c.n_new, c.calls = start, n_new, 0
     return model.logits(toks[:, start:])[:, -n_new:]
 
 
