@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--artifact")
     ap.add_argument("--std-mult", type=float, default=1.0)
     ap.add_argument("--policy", default="pr1473")
-    ap.add_argument("--storages", default="int8,packed,rans,transposed")
+    ap.add_argument("--storages", default="int8,packed,rans,zigzag_t")
     ap.add_argument("--codecs", default=",".join(CODEC_IDS))
     ap.add_argument("--steps", type=int, default=250, help="tiny: training steps when no --artifact is given")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a shared, loaded machine)")
