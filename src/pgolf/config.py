@@ -226,7 +226,7 @@ class QuantConfig:
     keep_float_max_numel: int = 65_536
     control_patterns: tuple[str, ...] = (
         "attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes",
-        "q_gain", "skip_weight", "skip_weights",
+        "q_gain", "skip_weight", "skip_weights", "attn_gate_w",
     )
     prune: MagnitudePruneConfig | None = None
     gptq: GPTQConfig | None = None
@@ -628,6 +628,10 @@ def validate_model(m: ModelConfig) -> ModelConfig:
         (m.backout is None or m.backout.layer is None or 0 <= m.backout.layer < m.num_layers, "model.backout.layer",
          f"must be in [0, {m.num_layers - 1}] (or none for num_layers // 2)"),
         (0 <= m.bos_id < m.vocab_size, "model.bos_id", f"must be in [0, {m.vocab_size - 1}]"),
+        (m.attn_gate is None or m.attn_gate.kind != "sparse" or 1 <= m.attn_gate.window <= m.model_dim,
+         "model.attn_gate.window", f"must be in [1, {m.model_dim}] (model_dim) with kind=sparse"),
+        (m.smear_gate is None or m.smear_gate.kind != "gated" or 1 <= m.smear_gate.window <= m.model_dim,
+         "model.smear_gate.window", f"must be in [1, {m.model_dim}] (model_dim) with kind=gated"),
         *(recurrence_checks(m.recurrence, m.num_layers) if m.recurrence is not None else []),
     ]
     for ok, key, msg in checks:

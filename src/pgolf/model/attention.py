@@ -21,7 +21,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pgolf.errors import PgolfError
-from pgolf.model.features.attn_gate import apply_attn_gate, make_attn_gate
+from pgolf.model.features.attn_gate import (
+    apply_attn_gate,
+    apply_sparse_attn_gate,
+    make_attn_gate,
+    make_sparse_attn_gate,
+)
 from pgolf.model.features.value_residual import mix_value_residual
 from pgolf.model.features.xsa import exclusive_self_attention
 from pgolf.model.layers import CastedLinear, Rotary, rms_norm, zero_init
@@ -98,7 +103,12 @@ class CausalSelfAttention(nn.Module):
         self.vr_lambda = None
         if cfg.value_residual is not None:
             self.vr_lambda = nn.Parameter(torch.tensor(cfg.value_residual.lambda_init, dtype=torch.float32))
-        self.attn_gate = None if cfg.attn_gate is None else make_attn_gate(cfg.attn_gate, dim, cfg.num_heads)
+        self.attn_gate, self.attn_gate_w = None, None  # dense (#601) | sparse (#1787) output gate
+        if cfg.attn_gate is not None and cfg.attn_gate.kind == "sparse":
+            self.attn_gate_w = make_sparse_attn_gate(cfg.attn_gate, cfg.num_heads)
+            self.attn_gate_scale = cfg.attn_gate.scale
+        elif cfg.attn_gate is not None:
+            self.attn_gate = make_attn_gate(cfg.attn_gate, dim, cfg.num_heads)
 
     def qkv(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None,
             start: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -127,6 +137,8 @@ class CausalSelfAttention(nn.Module):
             y = exclusive_self_attention(y, v)
         if self.attn_gate is not None:
             y = apply_attn_gate(y, x, self.attn_gate)
+        if self.attn_gate_w is not None:
+            y = apply_sparse_attn_gate(y, x, self.attn_gate_w, self.attn_gate_scale)
         return self.proj(y.reshape(x.shape))
 
     def forward(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:

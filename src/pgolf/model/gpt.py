@@ -1,8 +1,8 @@
 """The GPT trunk. `hidden` reads as one story; every optional step is one visible `if`.
 
-embed (+ BigramHash) → RMSNorm → SmearGate → x0 → blocks with U-Net skips (encoder outputs pushed, popped in reverse
-before the first decoder blocks, scaled per channel), value embeddings and value residual threaded through →
-Backout → final RMSNorm → tied (or untied) logits → softcap c·tanh(z/c) → fp32 CE.
+embed (+ BigramHash) (→ gated SmearGate) → RMSNorm (→ the seeds' SmearGate) → x0 → blocks with U-Net skips
+(encoder outputs pushed, popped in reverse before the first decoder blocks, scaled per channel), value embeddings and
+value residual threaded through → Backout → final RMSNorm → tied (or untied) logits → softcap c·tanh(z/c) → fp32 CE.
 The blocks run in a virtual schedule: physical order, or with `recurrence` and `looping` on the looped order
 (features/recurrence.py; skips pair virtual slots); with `parallel_residual` the slots from its start layer run on
 two lanes whose mean is the final hidden state (features/parallel_residual.py).
@@ -24,7 +24,7 @@ from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
 from pgolf.model.features.parallel_residual import two_lane_block
 from pgolf.model.features.recurrence import unet_split, virtual_order
-from pgolf.model.features.smear_gate import SmearGate
+from pgolf.model.features.smear_gate import make_smear_gate
 from pgolf.model.features.value_embed import ValueEmbedding
 from pgolf.model.init import init_weights
 from pgolf.model.layers import CastedLinear, rms_norm, zero_init
@@ -45,7 +45,7 @@ class GPT(nn.Module):
         self.attention_kernel = resolve_attention_kernel(cfg.attention_kernel)
         self.tok_emb = nn.Embedding(cfg.vocab_size, d)
         self.bigram = None if cfg.bigram_hash is None else BigramHashEmbedding(cfg.bigram_hash, d, cfg.bos_id)
-        self.smear = None if cfg.smear_gate is None else SmearGate(cfg.smear_gate, d, cfg.bos_id)
+        self.smear = None if cfg.smear_gate is None else make_smear_gate(cfg.smear_gate, d, cfg.bos_id)
         # the virtual layer schedules (pgolf.model.features.recurrence): plain, and looped when recurrence is on
         self.order_plain = list(range(L))
         self.order_looped = virtual_order(L, cfg.recurrence)
@@ -106,8 +106,10 @@ class GPT(nn.Module):
         x = self.tok_emb(idx)
         if self.bigram is not None:
             x = x + self.bigram(idx)
+        if self.smear is not None and self.smear.before_norm:  # the gated kind (#1855)
+            x = self.smear(x, idx)
         x = rms_norm(x)
-        if self.smear is not None:
+        if self.smear is not None and not self.smear.before_norm:  # the seeds'
             x = self.smear(x, idx)
         x0 = x
         ve = self.ve_shared(idx) if self.ve_shared is not None else None

@@ -4,8 +4,8 @@
 `logits` on a short window — the new token plus `LOOKBACK` earlier ones — while every attention module is swapped,
 for the duration of generation only, for a cached twin that keeps the keys/values of all earlier positions and
 evaluates RoPE at absolute positions. Everything in the trunk except attention is position-wise, and the input-side
-features look back at most 2 tokens (BigramHash hashes (previous, current); SmearGate blends with the previous
-position's embedding, itself built from a bigram), so the newest position of the window is exact. Only the new
+features look back at most 2 tokens (BigramHash hashes (previous, current); SmearGate — the seeds' or the gated one
+of #1855 — adds the previous position's embedding, itself built from a bigram), so the newest position is exact. Only the new
 positions' keys/values enter the cache (older window positions lack their own look-back and are discarded).
 The cached twin calls the attention's own stages (`qkv` at absolute positions; `output`: XSA, gate, projection) and
 replaces only the kernel; before generating, `cached_logits_ok` checks that prefill + cached steps reproduce

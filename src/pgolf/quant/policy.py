@@ -63,12 +63,12 @@ class Policy:
 
 
 def policy_for(cfg: Config | QuantConfig, num_layers: int | None = None) -> Policy:
-    """The resolved table of a config: `quant.rules` first, then the named seed table."""
-    from pgolf.quant.tables import TABLES
+    """The resolved table of a config: `quant.rules` first, then the frontier's gate rows, then the named seed table."""
+    from pgolf.quant.tables import GATE_RULES, TABLES
 
     q = cfg.quant if isinstance(cfg, Config) else cfg
     n = num_layers if num_layers is not None else (cfg.model.num_layers if isinstance(cfg, Config) else 9)
-    return Policy(q.policy, tuple(q.rules) + TABLES[q.policy](q, n))
+    return Policy(q.policy, tuple(q.rules) + GATE_RULES + TABLES[q.policy](q, n))
 
 
 def bits_for(name: str, tensor: Tensor, cfg: Config | None = None) -> int | None:

@@ -18,6 +18,9 @@ from pgolf.config import QuantConfig, QuantRule
 SEED_CONTROLS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain",
                  "skip_weight", "skip_weights", "smear", "bigram.scale", "backout_lambda", "vr_lambda",
                  "ve_layer_scales", "ve_shared.scale")
+# The sparse attention gate's W (H × window, blocks.{i}.attn.attn_gate_w; no seed has it): int8 per row, absmax,
+# symmetric, no 1/c scale floor (its entries are small), as #1787/#1855 store it; checked before every named table.
+GATE_RULES = (QuantRule("*.attn_gate_w", "int", bits=8, clip="absmax", floor=False),)
 INT8_PCT = dict(action="int", bits=8, clip="percentile", clip_value=99.99984, floor=True)
 
 
