@@ -210,6 +210,7 @@ class GPTQConfig:
     gen_batch: int = 8
     temperature: float = 0.8
     seed: int = 0  # 0 = train.seed
+    embeddings: bool = False  # also GPTQ the tied embedding, Hessian from the LM head's inputs (#1394)
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class QuantConfig:
     patterns also pick the fp32 parameters of the training precision policy.
     """
 
-    policy: Literal["baseline", "pr198", "pr295", "pr443", "pr601", "pr1473"] = "baseline"
+    policy: Literal["baseline", "pr198", "pr295", "pr443", "pr601", "pr1473", "pr1855"] = "baseline"
     rules: tuple[QuantRule, ...] = ()
     clip_percentile: float = 99.99984
     keep_float_max_numel: int = 65_536
@@ -572,6 +573,8 @@ def validate(cfg: Config) -> Config:
          "schedule.warmdown_frac", "must be in (0, 1] with warmdown_mode=fraction"),
         (0 <= cfg.schedule.min_lr <= 1, "schedule.min_lr", "must be in [0, 1]"),
         *_quant_checks(cfg.quant),
+        (cfg.quant.gptq is None or not cfg.quant.gptq.embeddings or m.tie_embeddings, "quant.gptq.embeddings",
+         "needs tied embeddings (model.tie_embeddings=true): the LM head's inputs give the embedding's Hessian"),
     ]
     for ok, key, msg in checks:
         if not ok:
