@@ -196,6 +196,19 @@ class LQERConfig:
 
 
 @dataclass(frozen=True)
+class AWQConfig:
+    """AWQ-lite mixed precision inside GPTQ (pgolf.quant.awq; #1908/#1923): the `top_k` most salient aligned groups
+    of `group` input columns (saliency act_rms·mean|w|) are quantized at `bits` in the same GPTQ solve. scope
+    "matrix": top_k groups in every GPTQ'd matrix narrower than `bits`; "model": the top_k over all of them (#1908's
+    code, top_k 1)."""
+
+    group: int = 64
+    bits: int = 8
+    top_k: int = 1
+    scope: Literal["matrix", "model"] = "matrix"
+
+
+@dataclass(frozen=True)
 class GPTQConfig:
     """Full GPTQ (#1473; Frantar et al. 2022) on every int-quantized CastedLinear weight, Hessians from hooks."""
 
@@ -233,6 +246,7 @@ class QuantConfig:
     gptq: GPTQConfig | None = None
     selective_prune: SelectivePruneConfig | None = None
     lqer: LQERConfig | None = None
+    awq: AWQConfig | None = None  # needs quant.gptq (saliency from the calibration Hessians)
 
 
 @dataclass(frozen=True)
@@ -533,6 +547,11 @@ def _quant_checks(q: QuantConfig) -> list[tuple[bool, str, str]]:
                 (2 <= x.a_bits <= 8, "quant.lqer.a_bits", "must be in 2..8"),
                 (2 <= x.b_bits <= 8, "quant.lqer.b_bits", "must be in 2..8"),
                 (x.b_group >= 1, "quant.lqer.b_group", "must be ≥ 1")]
+    if q.awq is not None:
+        a = q.awq
+        out += [(q.gptq is not None, "quant.awq", "needs quant.gptq (the group is chosen and solved inside GPTQ)"),
+                (a.group >= 1, "quant.awq.group", "must be ≥ 1"), (a.top_k >= 1, "quant.awq.top_k", "must be ≥ 1"),
+                (2 <= a.bits <= 8, "quant.awq.bits", "must be in 2..8")]
     return out
 
 

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from pgolf.errors import PgolfError
+from pgolf.quant.awq import int_base  # Ŵ with AWQ-protected columns (equals `base` without them)
 
 FP16_TINY = float(torch.finfo(torch.float16).tiny)
 SUFFIXES = (".lqer_a", ".lqer_a_scale", ".lqer_b", ".lqer_b_scale")
@@ -102,7 +103,7 @@ def dequantize_corrected(tensors: Mapping[str, Tensor], name: str, info: Mapping
     if (q.ndim != 2 or qa.shape != (q.shape[0], r) or qb.shape != (r, q.shape[1]) or sa.ndim != 0
             or sb.shape != (r, -(-q.shape[1] // g))):
         raise ValueError(f"{name}: LQER factors {list(qa.shape)} / {list(qb.shape)} do not fit {list(q.shape)}")
-    return (base(q, tensors[name + ".scale"]) + correction(qa, sa, qb, sb, g)).to(dtype).contiguous()
+    return (int_base(tensors, name, info) + correction(qa, sa, qb, sb, g)).to(dtype).contiguous()
 
 
 def check_factors(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> None:
@@ -135,7 +136,7 @@ def rank_errors(state: Mapping[str, Tensor], tensors: Mapping[str, Tensor],
     errs = []
     for n, i in meta.items():
         if i.get("kind") == "int" and len(i["shape"]) == 2:
-            E = state[n].detach().cpu().float() - base(tensors[n], tensors[n + ".scale"])
+            E = state[n].detach().cpu().float() - int_base(tensors, n, i)
             errs.append((n, float(torch.linalg.vector_norm(E))))
     return sorted(errs, key=lambda x: (-x[1], x[0]))
 
@@ -151,7 +152,7 @@ def apply_lqer(state: Mapping[str, Tensor], tensors: dict[str, Tensor], meta: di
         if any(name + x in tensors or name + x in meta for x in SUFFIXES):
             raise PgolfError(f"quant.lqer: array names of {name}'s factors collide with existing tensors")
         W = state[name].detach().cpu().float()
-        A, B = factorize(W - base(tensors[name], tensors[name + ".scale"]), cfg.rank)
+        A, B = factorize(W - int_base(tensors, name, meta[name]), cfg.rank)
         qa, sa = quantize_a(A, cfg.a_bits)
         qb, sb = quantize_b(B, cfg.b_bits, cfg.b_group)
         tensors.update(zip((name + x for x in SUFFIXES), (qa, sa, qb, sb)))
