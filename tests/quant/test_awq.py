@@ -150,3 +150,15 @@ def test_awq_needs_gptq():
     with pytest.raises(PgolfError, match="quant.awq"):
         validate(override(Config(), {"quant.awq.bits": 8}))
     validate(override(Config(), {"quant.awq.bits": 8, "quant.gptq.block_size": 64}))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_mixed_gptq_on_cuda_matches_cpu():
+    W, H = rand_case(32, 192, 5)
+    hi = (column_mask(192, (64,), 64), IntSpec(8, "sdclip", 12.85, floor=False))
+    spec = IntSpec(6, "sdclip", 12.85, floor=False)
+    q_cpu, s_cpu, h_cpu = gptq_quantize(W, H, spec, hi=hi)
+    q_gpu, s_gpu, h_gpu = gptq_quantize(W, H, spec, device="cuda", hi=hi)
+    assert q_gpu.device.type == "cpu" and torch.equal(s_gpu, s_cpu) and torch.equal(h_gpu, h_cpu)
+    assert (q_gpu != q_cpu).float().mean() < 0.01

@@ -11,8 +11,9 @@ after the policy quantized every matrix (RTN or GPTQ) to Ŵ,
      shorter). q = clamp(round(x/s), lo, hi) with the fp16 scale (s floored at the smallest fp16 normal, so an
      all-zero factor stays zero instead of 0/0). As in #1855, |x/s| ≤ 1.5 for A, so its codes are in effect −1..1
      with −2 only for entries at about −max|A| (+1.5 rounds to 2 and is clamped to 1);
-  4. load: W = Ŵ + Â·B̂. Â·B̂ is summed as r rank-1 outer products in a fixed order (elementwise fp32 ops only, no
-     BLAS), so the exporter's reconstruction and the loader's are the same bits on any device.
+  4. load: W = Ŵ + Â·B̂ (Ŵ with any AWQ-protected columns: pgolf.quant.awq.int_base). Â·B̂ is summed as r rank-1
+     outer products in a fixed order (elementwise fp32 ops only, no BLAS), so the exporter's reconstruction and the
+     loader's are the same bits on any device.
 Artifact: the tensor's metadata entry keeps kind "int" and gains `"lqer": {rank, a_bits, b_bits, group}`; the
 factors are ordinary int8 / fp16 arrays NAME.lqer_a, NAME.lqer_a_scale, NAME.lqer_b, NAME.lqer_b_scale (bit-packed
 at a_bits / b_bits by `packed` storage). Artifacts without the key load as before; at load, factors that do not fit
@@ -86,12 +87,6 @@ def correction(qa: Tensor, sa: Tensor, qb: Tensor, sb: Tensor, group: int) -> Te
     for k in range(qa.shape[1]):
         out = out + a[:, k : k + 1] * b[k : k + 1, :]
     return out
-
-
-def base(q: Tensor, s: Tensor) -> Tensor:
-    """Ŵ in fp32 (what pgolf.quant.rtn.dequantize computes before its dtype cast)."""
-    sf = s.float()
-    return q.float() * (sf.view(q.shape[0], *([1] * (q.ndim - 1))) if sf.ndim else sf)
 
 
 def dequantize_corrected(tensors: Mapping[str, Tensor], name: str, info: Mapping, dtype: torch.dtype) -> Tensor:
