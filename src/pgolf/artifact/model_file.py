@@ -3,7 +3,8 @@ exact inverse back to a GPT.
 
 The file stores the model config, the per-tensor quantization metadata and the storage layout next to the arrays,
 so `pgolf eval` rebuilds the model from the artifact alone. The post-training pipeline, in order:
-magnitude pruning (quant.prune) → quantization by the policy table, GPTQ where Hessians are given (quant.gptq) →
+magnitude pruning (quant.prune) → quantization by the policy table, GPTQ where Hessians are given (quant.gptq; the
+tied embedding too with quant.gptq.embeddings; salient column groups at int8 with quant.awq) →
 selective ±1 pruning until code + model ≤ target (quant.selective_prune) → pack (artifact.storage) → codec.
 """
 
