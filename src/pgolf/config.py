@@ -196,6 +196,19 @@ class LQERConfig:
 
 
 @dataclass(frozen=True)
+class AWQConfig:
+    """AWQ-lite mixed precision inside GPTQ (pgolf.quant.awq; #1908/#1923): the `top_k` most salient aligned groups
+    of `group` input columns (saliency act_rms·mean|w|) are quantized at `bits` in the same GPTQ solve. scope
+    "matrix": top_k groups in every GPTQ'd matrix narrower than `bits`; "model": the top_k over all of them (#1908's
+    code, top_k 1)."""
+
+    group: int = 64
+    bits: int = 8
+    top_k: int = 1
+    scope: Literal["matrix", "model"] = "matrix"
+
+
+@dataclass(frozen=True)
 class GPTQConfig:
     """Full GPTQ (#1473; Frantar et al. 2022) on every int-quantized CastedLinear weight, Hessians from hooks."""
 
@@ -210,6 +223,7 @@ class GPTQConfig:
     gen_batch: int = 8
     temperature: float = 0.8
     seed: int = 0  # 0 = train.seed
+    embeddings: bool = False  # also GPTQ the tied embedding, Hessian from the LM head's inputs (#1394)
 
 
 @dataclass(frozen=True)
@@ -220,7 +234,7 @@ class QuantConfig:
     patterns also pick the fp32 parameters of the training precision policy.
     """
 
-    policy: Literal["baseline", "pr198", "pr295", "pr443", "pr601", "pr1473"] = "baseline"
+    policy: Literal["baseline", "pr198", "pr295", "pr443", "pr601", "pr1473", "pr1855"] = "baseline"
     rules: tuple[QuantRule, ...] = ()
     clip_percentile: float = 99.99984
     keep_float_max_numel: int = 65_536
@@ -232,6 +246,7 @@ class QuantConfig:
     gptq: GPTQConfig | None = None
     selective_prune: SelectivePruneConfig | None = None
     lqer: LQERConfig | None = None
+    awq: AWQConfig | None = None  # needs quant.gptq (saliency from the calibration Hessians)
 
 
 @dataclass(frozen=True)
@@ -532,6 +547,11 @@ def _quant_checks(q: QuantConfig) -> list[tuple[bool, str, str]]:
                 (2 <= x.a_bits <= 8, "quant.lqer.a_bits", "must be in 2..8"),
                 (2 <= x.b_bits <= 8, "quant.lqer.b_bits", "must be in 2..8"),
                 (x.b_group >= 1, "quant.lqer.b_group", "must be ≥ 1")]
+    if q.awq is not None:
+        a = q.awq
+        out += [(q.gptq is not None, "quant.awq", "needs quant.gptq (the group is chosen and solved inside GPTQ)"),
+                (a.group >= 1, "quant.awq.group", "must be ≥ 1"), (a.top_k >= 1, "quant.awq.top_k", "must be ≥ 1"),
+                (2 <= a.bits <= 8, "quant.awq.bits", "must be in 2..8")]
     return out
 
 
@@ -572,6 +592,8 @@ def validate(cfg: Config) -> Config:
          "schedule.warmdown_frac", "must be in (0, 1] with warmdown_mode=fraction"),
         (0 <= cfg.schedule.min_lr <= 1, "schedule.min_lr", "must be in [0, 1]"),
         *_quant_checks(cfg.quant),
+        (cfg.quant.gptq is None or not cfg.quant.gptq.embeddings or m.tie_embeddings, "quant.gptq.embeddings",
+         "needs tied embeddings (model.tie_embeddings=true): the LM head's inputs give the embedding's Hessian"),
     ]
     for ok, key, msg in checks:
         if not ok:

@@ -45,3 +45,24 @@ def test_generated_calibration_hooks_every_casted_linear(tiny_cfg):
     h = H["blocks.0.attn.c_q.weight"]
     assert h.shape == (d, d) and torch.allclose(h, h.T) and torch.all(h.diagonal() > 0)
     assert calibrate(model, override(cfg, {"quant.gptq": "none"}), None, torch.device("cpu")) is None
+
+
+def test_run_with_embedding_gptq_and_awq(tiny_cfg, tmp_path, capsys):
+    cfg = override(tiny_cfg, {"quant.policy": "pr1855", "quant.keep_float_max_numel": 4096,
+                              "quant.gptq.batches": 2, "quant.gptq.batch_tokens": 512, "quant.gptq.block_size": 64,
+                              "quant.gptq.embeddings": True, "quant.awq": "on", "artifact.storage": "rans"})
+    from pgolf.train.run import run
+
+    s = run(cfg, tmp_path, echo=False)
+    log = (tmp_path / "train.log").read_text()
+    assert "awq: int8 groups of 64 columns" in log
+    assert abs(s["val_bpb"] - s["val_bpb_prequant"]) < 0.1
+    from pgolf.artifact.pack import read_file
+
+    _, meta, _ = read_file(tmp_path / "model.pga")
+    emb = meta["tensors"]["tok_emb.weight"]
+    assert (emb["method"], emb["bits"], emb["awq"]["bits"]) == ("gptq", 7, 8)
+    load_model(tmp_path / "model.pga")
+    assert main(["size", str(tmp_path / "model.pga"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["groups"]["awq"]["arrays"] == 2 * sum(1 for i in meta["tensors"].values() if i.get("awq"))

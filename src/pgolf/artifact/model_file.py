@@ -3,7 +3,8 @@ exact inverse back to a GPT.
 
 The file stores the model config, the per-tensor quantization metadata and the storage layout next to the arrays,
 so `pgolf eval` rebuilds the model from the artifact alone. The post-training pipeline, in order:
-magnitude pruning (quant.prune) → quantization by the policy table, GPTQ where Hessians are given (quant.gptq) →
+magnitude pruning (quant.prune) → quantization by the policy table, GPTQ where Hessians are given (quant.gptq; the
+tied embedding too with quant.gptq.embeddings; salient column groups at int8 with quant.awq) →
 selective ±1 pruning until code + model ≤ target (quant.selective_prune) → pack (artifact.storage) → codec.
 """
 
@@ -40,7 +41,15 @@ def quantize_model_state(state: Mapping[str, Tensor], cfg: Config, hessians: Map
         dev = "cuda" if torch.cuda.is_available() else "cpu"
         (log or (lambda m: None))(f"gptq: {len(hessians)} Hessians, quantizing on {dev}")
         gptq = partial(gptq_quantize, cfg=q.gptq, device=dev)
-    tensors, qmeta = quantize_state_dict(state, policy_for(cfg), hessians, gptq)
+    policy = policy_for(cfg)
+    awq = None
+    if q.awq is not None and gptq is not None:
+        from pgolf.quant.awq import select
+
+        awq = (select(state, hessians, policy, q.awq), q.awq)
+        (log or (lambda m: None))(f"awq: int{q.awq.bits} groups of {q.awq.group} columns in "
+                                  f"{len(awq[0])} matrices ({q.awq.scope} top {q.awq.top_k})")
+    tensors, qmeta = quantize_state_dict(state, policy, hessians, gptq, awq)
     if q.lqer is not None:
         from pgolf.quant.lqer import apply_lqer
 
@@ -50,9 +59,11 @@ def quantize_model_state(state: Mapping[str, Tensor], cfg: Config, hessians: Map
 
 def int_bits(qmeta: Mapping[str, dict]) -> dict[str, int]:
     """Array name → bit width of every int8 array holding N-bit values (quantized tensors and LQER factors)."""
+    from pgolf.quant.awq import awq_bits
     from pgolf.quant.lqer import factor_bits
 
-    return {**{n: i["bits"] for n, i in qmeta.items() if i.get("kind") == "int"}, **factor_bits(qmeta)}
+    return {**{n: i["bits"] for n, i in qmeta.items() if i.get("kind") == "int"}, **factor_bits(qmeta),
+            **awq_bits(qmeta)}
 
 
 def file_meta(cfg: Config, qmeta: dict) -> dict:

@@ -9,7 +9,8 @@ metadata — and for each reports the values it holds, its bytes in the payload 
 bytes when its arrays alone are stored and compressed with the file's own storage and codec (compressed sizes do not
 add up exactly; the file's real size is reported beside their sum). The LQER factors of corrected matrices
 (pgolf.quant.lqer: NAME.lqer_a / .lqer_a_scale / .lqer_b / .lqer_b_scale) are their own group "lqer", so what the
-correction costs is visible on its own rather than spread over the matrices' groups.
+correction costs is visible on its own rather than spread over the matrices' groups. Likewise the AWQ-protected
+columns (pgolf.quant.awq: NAME.awq_q / .awq_scale) are the group "awq".
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import pgolf
 from pgolf.artifact.codecs import compress
 from pgolf.artifact.pack import pack, read_file
 from pgolf.errors import PgolfError
+from pgolf.quant.awq import SUFFIXES as AWQ_SUFFIXES
+from pgolf.quant.awq import awq_bits
 from pgolf.quant.lqer import SUFFIXES as LQER_SUFFIXES
 from pgolf.quant.lqer import factor_bits
 
 CODE_BYTES_METHOD = "package-sources"
-GROUPS = ("embeddings", "attention", "mlp", "control", "other", "scales", "lqer", "metadata")
+GROUPS = ("embeddings", "attention", "mlp", "control", "other", "scales", "lqer", "awq", "metadata")
 _CONTROL = ("attn_scale", "mlp_scale", "resid_mix", "q_gain", "skip_weight", "smear", "bigram.scale", "backout",
             "vr_lambda", "ve_layer_scales", "ve_shared.scale", "lambda", "gate")
 _EMBED = ("tok_emb", "lm_head", "bigram", "ve_shared", "embed")
@@ -48,6 +51,8 @@ def group_of(array: str, tensors: dict) -> str:
     """Group of a stored array name (quantized tensors' `.scale` arrays are 'scales')."""
     if any(array.endswith(x) for x in LQER_SUFFIXES):
         return "lqer"
+    if any(array.endswith(x) for x in AWQ_SUFFIXES):
+        return "awq"
     if array.endswith(".scale") and tensors.get(array[: -len(".scale")], {}).get("kind") == "int":
         return "scales"
     base = array
@@ -68,7 +73,7 @@ def breakdown(path: Path) -> dict:
     tensors = meta.get("tensors", {})
     storage = meta.get("storage", "int8")
     bits = {**{n: i["bits"] for n, i in tensors.items() if isinstance(i, dict) and i.get("kind") == "int"},
-            **factor_bits(tensors)}
+            **factor_bits(tensors), **awq_bits(tensors)}
     groups: dict[str, dict] = {g: {"arrays": 0, "values": 0, "stored_bytes": 0, "compressed_bytes": 0} for g in GROUPS}
     members: dict[str, dict] = {g: {} for g in GROUPS}
     for name, t in arrays.items():

@@ -6,6 +6,9 @@ samples itself (pgolf.quant.generate, #1019/#1473: no training or validation dat
 Hooks are registered on the model's CastedLinear modules by name (68 of them in #1473), accumulate in fp32 on the
 device, are removed afterwards, and the Hessians are summed over ranks when torch.distributed is initialised. No
 damping here: pgolf.quant.gptq damps once. Keys are the weights' state-dict names ("blocks.0.attn.c_q.weight").
+GPTQ on the tied embedding (`quant.gptq.embeddings`, #1394): the embedding is also the LM head, so its Hessian is
+XᵀX of the LM head's inputs, the final-norm outputs `model.hidden(idx)`, under the key "tok_emb.weight"; the policy
+then GPTQs it like any linear layer (at the bits its rule gives). Off, the passes are exactly as before.
 """
 
 from __future__ import annotations
@@ -17,26 +20,42 @@ import torch
 from torch import Tensor, nn
 
 from pgolf.config import Config
+from pgolf.errors import PgolfError
 from pgolf.model.layers import CastedLinear
 
 
 @torch.no_grad()
-def collect_hessians(model: nn.Module, batches: Iterable[Tensor], autocast=None) -> dict[str, Tensor]:
-    """Run `model.logits` on each token batch (B, T) and return {weight name: mean XᵀX (fp32, CPU)}."""
+def collect_hessians(model: nn.Module, batches: Iterable[Tensor], autocast=None,
+                     embeddings: bool = False) -> dict[str, Tensor]:
+    """Run `model.logits` on each token batch (B, T) and return {weight name: mean XᵀX (fp32, CPU)}. With
+    `embeddings` (a tied model), `model.hidden` runs instead (the logits are only F.linear of it with the tied
+    embedding) and its outputs give "tok_emb.weight"'s Hessian."""
     sums: dict[str, Tensor] = {}
     counts: dict[str, int] = {}
     handles = []
+    if embeddings and getattr(model, "lm_head", None) is not None:
+        raise PgolfError("quant.gptq.embeddings: the model's embeddings are not tied (model.tie_embeddings=true "
+                         "expected)")
+
+    def add(name: str, x: Tensor) -> None:
+        x = x.detach().reshape(-1, x.shape[-1]).float()
+        if name not in sums:
+            sums[name] = torch.zeros(x.shape[1], x.shape[1], device=x.device)
+            counts[name] = 0
+        sums[name].addmm_(x.T, x)
+        counts[name] += x.shape[0]
 
     def hook_for(name: str):
         def hook(mod: nn.Module, inputs, output) -> None:
-            x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).float()
-            if name not in sums:
-                sums[name] = torch.zeros(x.shape[1], x.shape[1], device=x.device)
-                counts[name] = 0
-            sums[name].addmm_(x.T, x)
-            counts[name] += x.shape[0]
+            add(name, inputs[0])
 
         return hook
+
+    def run(idx: Tensor) -> None:
+        if embeddings:
+            add("tok_emb.weight", model.hidden(idx))
+        else:
+            model.logits(idx)
 
     for name, mod in model.named_modules():
         if isinstance(mod, CastedLinear):
@@ -47,9 +66,9 @@ def collect_hessians(model: nn.Module, batches: Iterable[Tensor], autocast=None)
         for idx in batches:
             if autocast is not None:
                 with autocast():
-                    model.logits(idx)
+                    run(idx)
             else:
-                model.logits(idx)
+                run(idx)
     finally:
         for h in handles:
             h.remove()
@@ -85,7 +104,7 @@ def calibrate(model: nn.Module, cfg: Config, loader, device: torch.device, log: 
     t0 = time.perf_counter()
     batches = calibration_batches(model, cfg, loader, device, log)
     t1 = time.perf_counter()
-    H = collect_hessians(model, batches, autocast)
+    H = collect_hessians(model, batches, autocast, cfg.quant.gptq.embeddings)
     n_tok = sum(b.numel() for b in batches)
     log(f"gptq calibration ({cfg.quant.gptq.calibration}): {len(H)} Hessians from {n_tok:,} tokens | "
         f"data {t1 - t0:.1f} s + hooks {time.perf_counter() - t1:.1f} s")

@@ -15,6 +15,9 @@ rows, from pgolf.quant.calibrate):
      error ΔW H ΔWᵀ — per row for search_row, summed over the matrix for search_tensor (#1473 keeps the lowest
      weight MSE);
   6. columns un-permuted. Scales are per row and so invariant under the column permutation.
+Mixed precision (`hi`, AWQ-lite #1908, pgolf.quant.awq): the masked columns are quantized on a finer grid — the same
+per-row clip, scale s_hi = clip/c_hi, levels of the `hi` spec — inside the same pass, so their (smaller) error is
+spread like any other column's; the clip search scores candidates with the mixed reconstruction.
 Identity (tested): with a diagonal H every update is zero and GPTQ equals RTN at the same scales. #601's "GPTQ"
 (SPEC_SEEDS §6.1) was a no-op; the tests require a strictly lower output error than RTN on correlated inputs.
 """
@@ -43,20 +46,27 @@ def inverse_cholesky_upper(H: Tensor, damp: float) -> Tensor:
     raise PgolfError("gptq: the Hessian is not positive definite even with 1000× damping (calibration too small?)")
 
 
-def gptq_pass(W: Tensor, U: Tensor, s: Tensor, spec: IntSpec, block_size: int) -> Tensor:
-    """Blocked error-feedback quantization of W (rows × cols, already permuted) with fixed per-row scales s."""
+def gptq_pass(W: Tensor, U: Tensor, s: Tensor, spec: IntSpec, block_size: int,
+              hi: tuple[Tensor, Tensor, IntSpec] | None = None) -> Tensor:
+    """Blocked error-feedback quantization of W (rows × cols, already permuted) with fixed per-row scales s;
+    `hi` = (column mask, per-row scales, spec) of the columns quantized on a finer grid."""
     W = W.clone()
     rows, cols = W.shape
     Q = torch.zeros(rows, cols, dtype=torch.int8, device=W.device)
-    sf = s.float()
+    grids = [(s.float(), spec.lo, spec.c)]
+    mask = [False] * cols
+    if hi is not None:
+        grids.append((hi[1].float(), hi[2].lo, hi[2].c))
+        mask = hi[0].tolist()
     for i1 in range(0, cols, block_size):
         i2 = min(i1 + block_size, cols)
         W1 = W[:, i1:i2].clone()
         E1 = torch.zeros_like(W1)
         U1 = U[i1:i2, i1:i2]
         for j in range(i2 - i1):
+            sf, lo, c = grids[mask[i1 + j]]
             w = W1[:, j]
-            q = torch.clamp(torch.round(w / sf), spec.lo, spec.c)
+            q = torch.clamp(torch.round(w / sf), lo, c)
             Q[:, i1 + j] = q.to(torch.int8)
             e = (w - q * sf) / U1[j, j]
             W1[:, j:] -= e[:, None] * U1[j, j:][None, :]
@@ -66,15 +76,20 @@ def gptq_pass(W: Tensor, U: Tensor, s: Tensor, spec: IntSpec, block_size: int) -
     return Q
 
 
-def candidate_scales(W: Tensor, spec: IntSpec) -> list[Tensor]:
+def candidate_clips(W: Tensor, spec: IntSpec) -> list[Tensor]:
     if spec.clip in ("search_row", "search_tensor"):
-        return [scales_for(row_clip(W, "percentile", p), spec) for p in spec.candidate_list()]
-    return [scales_for(row_clip(W, spec.clip, spec.clip_value), spec)]
+        return [row_clip(W, "percentile", p) for p in spec.candidate_list()]
+    return [row_clip(W, spec.clip, spec.clip_value)]
+
+
+def candidate_scales(W: Tensor, spec: IntSpec) -> list[Tensor]:
+    return [scales_for(c, spec) for c in candidate_clips(W, spec)]
 
 
 def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = None,
-                  device: torch.device | str | None = None) -> tuple[Tensor, Tensor]:
+                  device: torch.device | str | None = None, hi: tuple[Tensor, IntSpec] | None = None):
     """(q int8 like w, fp16 per-row scales) for a 2-D weight w (out × in) and its input Hessian H (in × in).
+    With `hi` = (bool column mask, finer spec): (q, s, s_hi), the masked columns on s_hi's grid.
     Runs on `device` (default: w's) and returns tensors on w's device."""
     cfg = cfg or GPTQConfig()
     home = w.device
@@ -91,15 +106,23 @@ def gptq_quantize(w: Tensor, H: Tensor, spec: IntSpec, cfg: GPTQConfig | None = 
     Wp, Hp = W[:, perm], H[perm][:, perm]
     U = inverse_cholesky_upper(Hp, cfg.damp)
     # rows evolve independently under the same U, so all candidates run as one stacked pass
-    scales = candidate_scales(W, spec)
-    k, rows = len(scales), W.shape[0]
-    Qs = gptq_pass(Wp.repeat(k, 1), U, torch.cat(scales), spec, cfg.block_size)
-    D = Wp.repeat(k, 1) - Qs.float() * torch.cat(scales).float()[:, None]
+    clips = candidate_clips(W, spec)
+    scales = torch.cat([scales_for(c, spec) for c in clips])
+    k, rows = len(clips), W.shape[0]
+    hp = None
+    if hi is not None:
+        mask_p = hi[0].to(W.device)[perm]
+        hp = (mask_p, torch.cat([scales_for(c, hi[1]) for c in clips]), hi[1])
+    Qs = gptq_pass(Wp.repeat(k, 1), U, scales, spec, cfg.block_size, hp)
+    S = scales.float()[:, None].expand(-1, W.shape[1])
+    if hp is not None:
+        S = torch.where(mask_p[None, :], hp[1].float()[:, None], S)
+    D = Wp.repeat(k, 1) - Qs.float() * S
     err = ((D @ Hp) * D).sum(1).view(k, rows)  # per-row output error of every candidate
     if spec.clip == "search_row":
         pick = err.argmin(0)  # one candidate per row (rows are independent)
     else:
         pick = torch.full((rows,), int(err.sum(1).argmin()), device=W.device)  # one per matrix
     idx = pick * rows + torch.arange(rows, device=W.device)
-    Q, s = Qs[idx], torch.cat(scales)[idx]
-    return Q[:, inv].contiguous().to(home), s.contiguous().to(home)
+    Q, s = Qs[idx][:, inv].contiguous().to(home), scales[idx].contiguous().to(home)
+    return (Q, s) if hp is None else (Q, s, hp[1][idx].contiguous().to(home))

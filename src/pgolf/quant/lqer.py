@@ -11,8 +11,9 @@ after the policy quantized every matrix (RTN or GPTQ) to Ŵ,
      shorter). q = clamp(round(x/s), lo, hi) with the fp16 scale (s floored at the smallest fp16 normal, so an
      all-zero factor stays zero instead of 0/0). As in #1855, |x/s| ≤ 1.5 for A, so its codes are in effect −1..1
      with −2 only for entries at about −max|A| (+1.5 rounds to 2 and is clamped to 1);
-  4. load: W = Ŵ + Â·B̂. Â·B̂ is summed as r rank-1 outer products in a fixed order (elementwise fp32 ops only, no
-     BLAS), so the exporter's reconstruction and the loader's are the same bits on any device.
+  4. load: W = Ŵ + Â·B̂ (Ŵ with any AWQ-protected columns: pgolf.quant.awq.int_base). Â·B̂ is summed as r rank-1
+     outer products in a fixed order (elementwise fp32 ops only, no BLAS), so the exporter's reconstruction and the
+     loader's are the same bits on any device.
 Artifact: the tensor's metadata entry keeps kind "int" and gains `"lqer": {rank, a_bits, b_bits, group}`; the
 factors are ordinary int8 / fp16 arrays NAME.lqer_a, NAME.lqer_a_scale, NAME.lqer_b, NAME.lqer_b_scale (bit-packed
 at a_bits / b_bits by `packed` storage). Artifacts without the key load as before; at load, factors that do not fit
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor
 
 from pgolf.errors import PgolfError
+from pgolf.quant.awq import int_base  # Ŵ with AWQ-protected columns (equals `base` without them)
 
 FP16_TINY = float(torch.finfo(torch.float16).tiny)
 SUFFIXES = (".lqer_a", ".lqer_a_scale", ".lqer_b", ".lqer_b_scale")
@@ -87,12 +89,6 @@ def correction(qa: Tensor, sa: Tensor, qb: Tensor, sb: Tensor, group: int) -> Te
     return out
 
 
-def base(q: Tensor, s: Tensor) -> Tensor:
-    """Ŵ in fp32 (what pgolf.quant.rtn.dequantize computes before its dtype cast)."""
-    sf = s.float()
-    return q.float() * (sf.view(q.shape[0], *([1] * (q.ndim - 1))) if sf.ndim else sf)
-
-
 def dequantize_corrected(tensors: Mapping[str, Tensor], name: str, info: Mapping, dtype: torch.dtype) -> Tensor:
     """Ŵ + Â·B̂ of one corrected entry, cast to `dtype`; ValueError when the factor arrays do not fit."""
     q = tensors[name]
@@ -102,7 +98,7 @@ def dequantize_corrected(tensors: Mapping[str, Tensor], name: str, info: Mapping
     if (q.ndim != 2 or qa.shape != (q.shape[0], r) or qb.shape != (r, q.shape[1]) or sa.ndim != 0
             or sb.shape != (r, -(-q.shape[1] // g))):
         raise ValueError(f"{name}: LQER factors {list(qa.shape)} / {list(qb.shape)} do not fit {list(q.shape)}")
-    return (base(q, tensors[name + ".scale"]) + correction(qa, sa, qb, sb, g)).to(dtype).contiguous()
+    return (int_base(tensors, name, info) + correction(qa, sa, qb, sb, g)).to(dtype).contiguous()
 
 
 def check_factors(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> None:
@@ -135,7 +131,7 @@ def rank_errors(state: Mapping[str, Tensor], tensors: Mapping[str, Tensor],
     errs = []
     for n, i in meta.items():
         if i.get("kind") == "int" and len(i["shape"]) == 2:
-            E = state[n].detach().cpu().float() - base(tensors[n], tensors[n + ".scale"])
+            E = state[n].detach().cpu().float() - int_base(tensors, n, i)
             errs.append((n, float(torch.linalg.vector_norm(E))))
     return sorted(errs, key=lambda x: (-x[1], x[0]))
 
@@ -151,7 +147,7 @@ def apply_lqer(state: Mapping[str, Tensor], tensors: dict[str, Tensor], meta: di
         if any(name + x in tensors or name + x in meta for x in SUFFIXES):
             raise PgolfError(f"quant.lqer: array names of {name}'s factors collide with existing tensors")
         W = state[name].detach().cpu().float()
-        A, B = factorize(W - base(tensors[name], tensors[name + ".scale"]), cfg.rank)
+        A, B = factorize(W - int_base(tensors, name, meta[name]), cfg.rank)
         qa, sa = quantize_a(A, cfg.a_bits)
         qb, sb = quantize_b(B, cfg.b_bits, cfg.b_group)
         tensors.update(zip((name + x for x in SUFFIXES), (qa, sa, qb, sb)))

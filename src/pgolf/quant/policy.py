@@ -92,9 +92,11 @@ GptqFn = Callable[[Tensor, Tensor, IntSpec], tuple[Tensor, Tensor]]
 
 
 def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
-                        hessians: Mapping[str, Tensor] | None = None,
-                        gptq: GptqFn | None = None) -> tuple[dict[str, Tensor], dict[str, dict]]:
-    """→ (tensors to store, per-name metadata). `gptq(w, H, spec)` replaces RTN for names with a Hessian."""
+                        hessians: Mapping[str, Tensor] | None = None, gptq: GptqFn | None = None,
+                        awq: tuple[Mapping[str, tuple[int, ...]], object] | None = None,
+                        ) -> tuple[dict[str, Tensor], dict[str, dict]]:
+    """→ (tensors to store, per-name metadata). `gptq(w, H, spec)` replaces RTN for names with a Hessian; `awq` =
+    ({name: group starts}, AWQConfig) protects those groups inside GPTQ (pgolf.quant.awq)."""
     if isinstance(policy, QuantConfig):
         policy = policy_for(policy)
     policy.check_covers(sd)
@@ -114,7 +116,14 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
             spec = spec_of(rule)
             H = hessians.get(name) if hessians else None
             use_gptq = gptq is not None and H is not None and t.ndim == 2
-            q, s = gptq(t, H, spec) if use_gptq else quantize(t, spec)
+            starts = awq[0].get(name) if awq and use_gptq else None
+            if starts:
+                from pgolf.quant.awq import quantize_protected
+
+                q, s, extra, info["awq"] = quantize_protected(gptq, t, H, spec, starts, awq[1])
+                tensors.update({name + k: v for k, v in extra.items()})
+            else:
+                q, s = gptq(t, H, spec) if use_gptq else quantize(t, spec)
             info.update(kind="int", bits=rule.bits, method="gptq" if use_gptq else rule.clip)
             tensors[name] = q
             tensors[name + ".scale"] = s
@@ -123,9 +132,11 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
 
 
 def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> dict[str, Tensor]:
+    from pgolf.quant.awq import check_arrays, int_base
     from pgolf.quant.lqer import check_factors
 
     check_factors(tensors, meta)
+    check_arrays(tensors, meta)
     out: dict[str, Tensor] = {}
     for name, info in meta.items():
         dtype = _DTYPES.get(info["dtype"])
@@ -138,6 +149,8 @@ def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict
             from pgolf.quant.lqer import dequantize_corrected
 
             out[name] = dequantize_corrected(tensors, name, info, dtype)
+        elif kind == "int" and info.get("awq"):
+            out[name] = int_base(tensors, name, info).to(dtype).contiguous()
         elif kind == "int":
             out[name] = dequantize(tensors[name], tensors[name + ".scale"], dtype)
         else:

@@ -6,7 +6,8 @@ table that ends in a catch-all, so it covers every tensor. The seeds' 65,536-ele
 #295/#443's 8,192 gate is min(8,192, that). The seeds classify by substrings — "tok_emb"/"lm_head" is
 the embedding, ".mlp." the MLP, "bigram" the bigram branch (#295/#443 only), ".attn." or ".proj." attention — and
 these globs reproduce that order. Control tensors are the seeds' CONTROL_TENSOR_NAME_PATTERNS.
-Sources: openai/parameter-golf PRs #198, #295, #443, #601, #1473 (`mixed_quantize*`), the naive baseline.
+Sources: openai/parameter-golf PRs #198, #295, #443, #601, #1473 (`mixed_quantize*`), the naive baseline; the
+frontier's SDClip table `pr1855` (#1394 → #1586 → #1855 `gptq_mixed_quantize`, SPEC_FRONTIER §4.2/§4.3).
 """
 
 from __future__ import annotations
@@ -93,6 +94,17 @@ def pr1473(q: QuantConfig, num_layers: int) -> tuple[QuantRule, ...]:
             _intn("*.mlp.*", 6, **i6), *_attn(6, **i6), QuantRule("*", **INT8_PCT))
 
 
+def pr1855(q: QuantConfig, num_layers: int) -> tuple[QuantRule, ...]:
+    """≤65,536 fp16; SDClip s = k·std(row)/c, symmetric [−c, c], no 1/c floor (#1855 floors at 1e−10):
+    tok_emb int7 k=14.0 (int7 embeddings, #1586), MLP int6 k=11.5, attention int6 k=13.0, every other matrix
+    int6 k=12.85. #1855 runs GPTQ on all of them, the tied embedding too (quant.gptq.embeddings, #1394)."""
+    sd = dict(clip="sdclip", floor=False, neg_extra=False)
+    return (QuantRule("*", "fp16", max_numel=q.keep_float_max_numel), *_controls(SEED_CONTROLS, "fp32"),
+            _intn("*tok_emb*", 7, clip_value=14.0, **sd), _intn("*.mlp.*", 6, clip_value=11.5, **sd),
+            _intn("*.attn.*", 6, clip_value=13.0, **sd), _intn("*", 6, clip_value=12.85, **sd))
+
+
 TABLES: dict[str, Callable[[QuantConfig, int], tuple[QuantRule, ...]]] = {
     "baseline": baseline, "pr198": pr198, "pr295": pr295, "pr443": pr443, "pr601": pr601, "pr1473": pr1473,
+    "pr1855": pr1855,
 }
