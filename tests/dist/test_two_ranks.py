@@ -51,6 +51,7 @@ def _worker(rank: int, world: int, cfg_dict: dict, out: str) -> None:
             state = train_steps(cfg, rt)
             if rank == 0:
                 torch.save(state, Path(out) / f"{mode}.pt")
+        dist.barrier()  # both ranks done with every collective before either tears gloo down (a lone exit aborted)
     finally:
         dist.destroy_process_group()
 
