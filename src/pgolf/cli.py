@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
-from pgolf.errors import OneLineArgParser, PgolfError
+from pgolf.errors import OneLineArgParser, exit_status
 
 VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle", "export"]
 
@@ -23,15 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
+    def go() -> int:
         args = build_parser().parse_args(argv)
         return args.fn(args)
-    except PgolfError as e:
-        print(f"pgolf: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("pgolf: interrupted", file=sys.stderr)
-        return 130
+
+    return exit_status("pgolf", go)
 
 
 if __name__ == "__main__":

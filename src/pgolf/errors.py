@@ -6,6 +6,8 @@ ordinary exceptions so they keep their tracebacks.
 """
 
 import argparse
+import sys
+from collections.abc import Callable
 
 
 class PgolfError(Exception):
@@ -22,3 +24,15 @@ class OneLineArgParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         raise PgolfError(f"{self.prog}: {message}")
+
+
+def exit_status(prog: str, fn: Callable[[], int]) -> int:
+    """Run a command: a PgolfError is one `PROG: error: …` line on stderr and its exit code, Ctrl-C is 130."""
+    try:
+        return fn()
+    except PgolfError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -9,31 +9,24 @@ import math
 
 import pytest
 import torch
+from test_techniques import (  # the same small model and helpers as every technique
+    PLAIN,
+    V,
+    randomized,
+    tokens,
+)
 
-from pgolf.config import Config, ModelConfig, override
+from pgolf.config import Config, override
 from pgolf.eval.lora import LoRABank
 from pgolf.model.features.attn_gate import apply_sparse_attn_gate
 from pgolf.model.features.smear_gate import GatedSmearGate, SmearGate, SmearGateConfig, make_smear_gate
 from pgolf.model.gpt import GPT
 from pgolf.quant.generate import cached_logits_ok, cached_step, kv_cached
 
-PLAIN = ModelConfig(num_layers=4, model_dim=32, num_heads=4, num_kv_heads=2, vocab_size=64, mlp_mult=2.0)
-V, BOS = PLAIN.vocab_size, PLAIN.bos_id
+BOS = PLAIN.bos_id
 SPARSE = {"attn_gate": {"kind": "sparse", "window": 12, "scale": 0.5}}
 GATED = {"smear_gate": {"kind": "gated"}}
 BOTH = {**SPARSE, **GATED, "bigram_hash": {"buckets": 37, "dim": 8}}
-
-
-def randomized(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
-    return model
-
-
-def tokens(B=2, T=24, seed=1):
-    return torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(seed))
 
 
 # ---------------------------------------------------------------- SparseAttnGate

@@ -8,12 +8,11 @@ import closure (which starts here) carries only the training path.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 from pgolf.config import Config, from_dict, override, parse_overrides, to_dict, validate
-from pgolf.errors import OneLineArgParser, PgolfError
+from pgolf.errors import OneLineArgParser, exit_status
 
 
 def add_run_options(p) -> None:
@@ -38,7 +37,8 @@ def run_and_report(cfg: Config, recipe: str, out_arg: str | None) -> int:
 def run_bundled(config: dict, recipe: str, argv: list[str]) -> int:
     p = OneLineArgParser(prog="train_gpt.py", description=f"pgolf bundle of recipe {recipe}: train, export, evaluate.")
     add_run_options(p)
-    try:
+
+    def go() -> int:
         args = p.parse_args(argv)
         extra = {k: v for k, v in (("data.path", args.data), ("data.tokenizer", args.tokenizer)) if v is not None}
         cfg = validate(override(from_dict(Config, config), {**extra, **parse_overrides(args.overrides)}))
@@ -46,9 +46,5 @@ def run_bundled(config: dict, recipe: str, argv: list[str]) -> int:
             print(json.dumps({"recipe": recipe, "config": to_dict(cfg)}, indent=2))
             return 0
         return run_and_report(cfg, recipe, args.out)
-    except PgolfError as e:
-        print(f"train_gpt.py: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("train_gpt.py: interrupted", file=sys.stderr)
-        return 130
+
+    return exit_status("train_gpt.py", go)
