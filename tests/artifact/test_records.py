@@ -166,11 +166,24 @@ def test_bundled_script_runs_each_seed_as_the_runs_did(runs, exported, tmp_path)
 
 
 def test_runs_of_different_configs_are_refused_naming_the_key(runs, over_cap, tmp_path):
-    _refused([runs[0], over_cap], tmp_path / "rec", "config key artifact.max_bytes is 100000 but 16000000")
+    other = Path(shutil.copytree(over_cap, tmp_path / "other"))  # the over-cap run, its failed status lifted
+    s = _summary(other)
+    s.pop("reason")
+    (other / "summary.json").write_text(json.dumps({**s, "status": "ok"}))
+    _refused([runs[0], other], tmp_path / "rec", "config key artifact.max_bytes is 100000 but 16000000")
 
 
 def test_over_cap_run_is_refused(over_cap, tmp_path):
-    _refused([over_cap], tmp_path / "rec", r"over the 100,000-byte cap")
+    _refused([over_cap], tmp_path / "rec", r"run failed — .*over the 100,000-byte cap")
+
+
+def test_failed_run_is_refused_with_its_reason(runs, tmp_path):
+    from pgolf.train.status import run_status
+
+    failed = Path(shutil.copytree(runs[0], tmp_path / "failed"))
+    (failed / "summary.json").write_text(json.dumps({"status": "failed", "reason": "data: disk vanished"}))
+    assert run_status(failed) == ("failed", "data: disk vanished") and run_status(runs[0]) == ("ok", None)
+    _refused([failed], tmp_path / "rec", "run failed — data: disk vanished")
 
 
 def test_unfinished_corrupt_or_tampered_runs_are_refused(runs, tmp_path):

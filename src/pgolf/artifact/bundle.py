@@ -155,9 +155,28 @@ def running_bundle() -> str | None:
     return getattr(main, BUNDLE_MARK, None) if getattr(pgolf, "__file__", None) is None else None
 
 
+# Machine-local keys: the shipped train_gpt.py carries their defaults (the challenge layout, device auto), not the
+# paths of the machine a run happened on. No registered recipe sets them, so the defaults are the recipes' own.
+LOCAL_KEYS = ("data.path", "data.tokenizer", "train.device")
+
+
+def shipped_config(cfg: Config) -> Config:
+    """The config the submission's train_gpt.py carries for a run of `cfg`: its LOCAL_KEYS at their defaults."""
+    from dataclasses import replace
+
+    d = Config()
+    return replace(cfg, data=replace(cfg.data, path=d.data.path, tokenizer=d.data.tokenizer),
+                   train=replace(cfg.train, device=d.train.device))
+
+
+def shipped_code(cfg: Config, recipe: str) -> bytes:
+    """The one code-byte count (issue 16): summary.json, `pgolf size` and `pgolf export` all measure this file."""
+    return build(shipped_config(cfg), recipe)
+
+
 def code_bytes_for(cfg: Config, recipe: str) -> tuple[int, str]:
-    """(code bytes, method): the running bundle's own size, else the size of the bundle `build` makes for cfg."""
+    """(code bytes, method): the running bundle's own size, else the size of the file `pgolf export` ships for cfg."""
     here = running_bundle()
     if here is not None:
         return os.path.getsize(here), "bundle-file"
-    return len(build(cfg, recipe)), "bundle"
+    return len(shipped_code(cfg, recipe)), "bundle"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pgolf.config import override, parse_overrides
+from pgolf.config import override, parse_overrides, validate
+from pgolf.runtime.atomic_write import ensure_dir
 
 
 def cmd_demo(args) -> int:
@@ -15,10 +16,12 @@ def cmd_demo(args) -> int:
     from pgolf.train.run import run
 
     t0 = time.perf_counter()
-    data_dir, tok = prepare_demo()
-    cfg = override(get_recipe("demo").build(), {"data.path": str(data_dir), "data.tokenizer": str(tok),
-                                                  **parse_overrides(args.overrides)})
+    words = parse_overrides(args.overrides)
+    validate(override(get_recipe("demo").build(), words))  # bad words and a bad --out fail before the corpus build
     out = Path(args.out) if args.out else Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    ensure_dir(out, "run directory")
+    data_dir, tok = prepare_demo()
+    cfg = override(get_recipe("demo").build(), {"data.path": str(data_dir), "data.tokenizer": str(tok), **words})
     n = cfg.train.iterations
     bound = (f"{n} steps" if cfg.train.max_wallclock_seconds <= 0
              else f"at most {n} steps or {cfg.train.max_wallclock_seconds:.0f} s")

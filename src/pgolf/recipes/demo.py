@@ -8,16 +8,18 @@ count; a busy machine only takes longer. (8,192 tokens/step with warmdown 40 gav
 docs/LOG.md.)
 """
 
-DEMO_STEPS = 300
-DEMO_SECONDS_PER_STEP = 0.27  # measured on an idle 2-core CPU sandbox (docs/LOG.md: 301 steps in ~80 s)
-
 from pgolf.config import Config, override
 from pgolf.recipes.registry import recipe, tiny
+
+DEMO_STEPS = 300
+DEMO_SECONDS_PER_STEP = 0.27  # measured on an idle 2-core CPU sandbox (docs/LOG.md: 301 steps in ~80 s)
 
 
 @recipe("tiny", "the baseline family at CPU size (4L × 128, seq 256) for tests and smoke runs", parent="baseline")
 def tiny_recipe() -> Config:
-    return tiny(Config())
+    from pgolf.recipes.registry import get_recipe
+
+    return tiny(Config(), full_steps=get_recipe("baseline").reported["steps"])
 
 
 @recipe("demo", "CPU-sized baseline for `pgolf demo` (~2 min on 2 cores)", parent="tiny")

@@ -57,6 +57,12 @@ class RunLogger:
             self._log.write(msg + "\n")
             self._log.flush()
 
+    def record(self, msg: str) -> None:
+        """Into train.log only (the console already shows the error line the CLI prints)."""
+        if self.enabled and self._log is not None:
+            self._log.write(msg + "\n")
+            self._log.flush()
+
     def metrics(self, **record) -> None:
         if self.enabled and self._metrics is not None:
             self._metrics.write(json.dumps(record, sort_keys=True) + "\n")

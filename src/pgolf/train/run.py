@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.routing import describe_groups
 from pgolf.quant.calibrate import calibrate
+from pgolf.runtime.atomic_write import ensure_dir
 from pgolf.runtime.dist import Runtime, init_runtime, shutdown
 from pgolf.runtime.log import RunLogger, environment
 from pgolf.train.averaging import apply_average, build_averager
@@ -35,6 +37,7 @@ from pgolf.train.distributed import setup_optimization
 from pgolf.train.loop import Hooks, make_step_fn, train_loop
 from pgolf.train.priming import prime
 from pgolf.train.qat import build_qat
+from pgolf.train.status import failure_reason
 
 ARTIFACT_NAME = "model.pga"
 
@@ -58,15 +61,39 @@ def _reserve_calibration_time(cfg: Config, log) -> Config:
 
 
 def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -> dict:
+    """Train, export, score. After the config stage every failure leaves summary.json with status "failed" and the
+    one-line reason, and train.log records it (pgolf.train.status)."""
     cfg = validate(cfg)
+    out_dir = ensure_dir(Path(out_dir), "run directory")
     rt = init_runtime(cfg.train.device)
-    out_dir = Path(out_dir)
     log = RunLogger(out_dir, enabled=rt.is_main, echo=echo)
     try:
         return _run(cfg, out_dir, recipe, rt, log)
+    except BaseException as e:
+        if rt.is_main:
+            _record_failure(out_dir, cfg, recipe, log, e)
+        raise
     finally:
         log.close()
         shutdown(rt)
+
+
+def _record_failure(out_dir: Path, cfg: Config, recipe: str, log, e: BaseException) -> None:
+    reason = failure_reason(e)
+    log.record(f"run failed: {reason}")
+    if not isinstance(e, (PgolfError, KeyboardInterrupt)):  # a bug: its traceback goes to train.log
+        log.record("".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip())
+    try:  # the over-the-cap case already wrote its full summary, with this reason
+        prior = json.loads((out_dir / "summary.json").read_text())
+        if isinstance(prior, dict) and (prior.get("status"), prior.get("reason")) == ("failed", reason):
+            return
+    except (OSError, ValueError):
+        pass
+    summary = {"status": "failed", "reason": reason, "recipe": recipe, "config_hash": config_hash(cfg)}
+    try:
+        write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    except PgolfError as w:  # e.g. the disk is full: the original error still propagates
+        log.record(f"could not write summary.json: {w}")
 
 
 def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
@@ -180,7 +207,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     log(f"round-trip val_loss {post.val_loss:.4f} | val_bpb {post.val_bpb:.4f} | "
         f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes")
     summary = {
-        "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss, "val_bpb_prequant": pre.val_bpb,
+        "status": "ok" if within else "failed", "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss,
+        "val_bpb_prequant": pre.val_bpb,
         "val_loss_prequant": pre.val_loss, "val_bpb_last_weights": last.val_bpb if last is not None else None,
         "averaging": averager.kind if averager is not None else None, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
         "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
@@ -192,9 +220,13 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         "eval_seconds": eval_seconds, "artifact_path": str(path), "world_size": rt.world_size,
         "device": env.get("gpu", "cpu"), "env": env, "config_hash": config_hash(cfg), "config": to_dict(cfg),
     }
+    over = None if within else (f"{path}: artifact is {total:,} bytes, over the {cfg.artifact.max_bytes:,}-byte "
+                                f"cap (model {model_bytes:,} + code {code_bytes:,}); summary.json records "
+                                f"within_budget=false")
+    if over is not None:
+        summary["reason"] = over
     if rt.is_main:
         write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2).encode())
-    if not within:
-        raise PgolfError(f"{path}: artifact is {total:,} bytes, over the {cfg.artifact.max_bytes:,}-byte cap "
-                         f"(model {model_bytes:,} + code {code_bytes:,}); summary.json records within_budget=false")
+    if over is not None:
+        raise PgolfError(over)
     return summary
