@@ -67,8 +67,14 @@ def int_bits(qmeta: Mapping[str, dict]) -> dict[str, int]:
 
 
 def file_meta(cfg: Config, qmeta: dict) -> dict:
-    return {"pgolf": pgolf.__version__, "model": to_dict(cfg.model), "tensors": qmeta,
+    from pgolf.data.tokenizer_id import tokenizer_record
+
+    meta = {"pgolf": pgolf.__version__, "model": to_dict(cfg.model), "tensors": qmeta,
             "storage": cfg.artifact.storage}
+    tok = tokenizer_record(cfg.data.tokenizer)
+    if tok is not None:  # the data the model was trained on (pgolf.data.tokenizer_id): eval refuses another
+        meta["tokenizer"] = tok
+    return meta
 
 
 def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, cfg: Config) -> tuple[bytes, dict]:
@@ -135,6 +141,7 @@ def load_artifact(path: Path) -> tuple[ModelConfig, dict[str, Tensor], dict]:
         qmeta = meta["tensors"]
     except (KeyError, TypeError):
         raise PgolfError(f"{path}: artifact metadata lacks the model config or tensor table") from None
+    info = {**info, "tokenizer": meta.get("tokenizer")}
     try:
         state = dequantize_state_dict(arrays, qmeta)
     except (KeyError, ValueError, TypeError) as e:
