@@ -29,7 +29,7 @@ from pgolf.model.layers import apply_training_precision
 from pgolf.optim.routing import describe_groups
 from pgolf.quant.calibrate import calibrate
 from pgolf.runtime.atomic_write import ensure_dir
-from pgolf.runtime.dist import Runtime, init_runtime, shutdown
+from pgolf.runtime.dist import Runtime, init_runtime, peer_failure, shutdown
 from pgolf.runtime.log import RunLogger, environment
 from pgolf.train.averaging import apply_average, build_averager
 from pgolf.train.checkpoint import Checkpointer, Resumable
@@ -67,15 +67,21 @@ def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -
     out_dir = ensure_dir(Path(out_dir), "run directory")
     rt = init_runtime(cfg.train.device)
     log = RunLogger(out_dir, enabled=rt.is_main, echo=echo)
+    failed = True
     try:
-        return _run(cfg, out_dir, recipe, rt, log)
+        summary = _run(cfg, out_dir, recipe, rt, log)
+        failed = False
+        return summary
     except BaseException as e:
+        peer = peer_failure(e, rt)  # another rank went away: say so in one line rather than gloo's traceback
         if rt.is_main:
-            _record_failure(out_dir, cfg, recipe, log, e)
+            _record_failure(out_dir, cfg, recipe, log, peer or e)
+        if peer is not None:
+            raise peer from None
         raise
     finally:
         log.close()
-        shutdown(rt)
+        shutdown(rt, failed=failed)
 
 
 def _record_failure(out_dir: Path, cfg: Config, recipe: str, log, e: BaseException) -> None:
