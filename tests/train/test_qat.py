@@ -75,7 +75,7 @@ def test_qat_forward_equals_the_rtn_dequantized_weights():
     model, qcfg = _gpt()
     qat = build_qat(model, QATConfig(), qcfg)
     names = {n for n, _, _ in qat.targets}
-    assert names == {n for n, p in model.named_parameters() if classify(n, p, qcfg) == "int8"} and len(names) >= 10
+    assert names == {n for n, p in model.named_parameters() if classify(n, p, qcfg, len(model.blocks)) == "int8"} and len(names) >= 10
     x = torch.randint(0, 64, (2, 16))
     with qat.applied():
         got = model.logits(x)
@@ -219,7 +219,7 @@ def test_export_rule_forward_is_the_exported_model_bit_for_bit(recipe):
     qat = build_qat(model, QATConfig(scale="export"), cfg.quant)
     assert qat.targets, recipe
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    tensors, meta = quantize_state_dict(state, policy_for(cfg, cfg.model.num_layers))
+    tensors, meta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers, cfg.model.num_layers))
     exported = dequantize_state_dict(tensors, meta)
     with qat.applied():
         for name, p, bits in qat.targets:

@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pgolf.data.checksum import sha256_file
 from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
 from pgolf.data.progress import Progress
 from pgolf.data.shards import header_bytes, write_shard
-from pgolf.data.verify import BUILD_FORMAT, sha256_file
+from pgolf.data.verify import BUILD_FORMAT
 from pgolf.errors import PgolfError
 
 _SP = None

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pgolf.data.checksum import sha256_file
 from pgolf.errors import PgolfError
 
 COMPRESSED = {".xz": "xz", ".lzma": "xz", ".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
@@ -174,7 +175,6 @@ def _parquet(path: Path, st: InputStats, text_field: str, batch_bytes: int, prog
         import pyarrow.parquet as pq
     except ImportError:
         raise PgolfError(f"{path}: reading parquet needs pyarrow (pip install 'pgolf[parquet]')") from None
-    from pgolf.data.verify import sha256_file
 
     try:
         pf = pq.ParquetFile(path)

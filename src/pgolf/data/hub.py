@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pgolf.data.checksum import sha256_file
 from pgolf.errors import PgolfError
 
 CHUNK = 1 << 20
@@ -157,8 +158,6 @@ def make_hub(repo: str, endpoint: str | None = None, revision: str = "main", tok
 
 
 def _sha256(path: Path) -> str:
-    from pgolf.data.verify import sha256_file
-
     return sha256_file(path)
 
 

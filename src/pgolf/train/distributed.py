@@ -50,7 +50,7 @@ def setup_optimization(model: nn.Module, runner: nn.Module, cfg, rt) -> Optimiza
         with torch.no_grad():
             for v in model.state_dict().values():
                 torch.distributed.broadcast(v, src=0)
-    optimizers, groups = build_optimizers(model, cfg, fused=rt.is_cuda, sharded=sharded)
+    optimizers, groups = build_optimizers(model, cfg.optim, cfg.model.tie_embeddings, fused=rt.is_cuda, sharded=sharded)
     for o in optimizers:
         if isinstance(o, Muon) and rt.is_cuda and t.compile:
             o.orthogonalize = torch.compile(orthogonalize, dynamic=False)
