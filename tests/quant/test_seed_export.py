@@ -72,7 +72,7 @@ def test_qat_widths_are_the_exporters_own(name):
     cfg = override(tiny(get_recipe(name).build()), {"model.vocab_size": 64, "train.qat.bits": ()})
     torch.manual_seed(0)
     model = GPT(cfg.model)
-    qat = build_qat(model, QATConfig(), cfg.quant)
+    qat = build_qat(model, QATConfig(), cfg.quant, cfg.model.num_layers)
     targets = {n: b for n, _, b in qat.targets}
     _, meta = quantize_model_state(model.state_dict(), cfg.quant, cfg.model.num_layers)
     exported = {n: m["bits"] for n, m in meta.items() if m["kind"] == "int" and model.get_parameter(n).ndim >= 2}

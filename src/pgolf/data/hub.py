@@ -115,7 +115,7 @@ class UrlHub:
 
 class HfHub:
     def __init__(self, repo: str, revision: str = "main"):
-        import huggingface_hub
+        import huggingface_hub  # optional dependency (pgolf[hub]); make_hub falls back to plain HTTP
 
         self.hf, self.repo, self.revision = huggingface_hub, repo, revision
         self.name = f"huggingface_hub {huggingface_hub.__version__} datasets/{repo}@{revision}"

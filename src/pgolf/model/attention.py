@@ -37,7 +37,7 @@ from pgolf.model.layers import CastedLinear, Rotary, rms_norm, zero_init
 def _fa3_func():
     """flash_attn_interface.flash_attn_func, or None when FA3 is not importable (probed once)."""
     try:
-        from flash_attn_interface import flash_attn_func
+        from flash_attn_interface import flash_attn_func  # optional dependency (FA3 on Hopper), probed once
     except (ImportError, OSError):
         return None
     return flash_attn_func

@@ -42,10 +42,10 @@ from pathlib import Path
 from pgolf.artifact.bundle import build
 from pgolf.config import Config, config_hash, from_dict, override, validate
 from pgolf.errors import PgolfError
+from pgolf.records import TRACKS
 from pgolf.records.compare import cap_of, differences, recipe_config
 from pgolf.records.docs import readme, submission
 
-TRACKS = ("10min_16mb", "non_record_16mb")
 SEED_KEY = "train.seed"
 LOCAL_KEYS = ("data.path", "data.tokenizer", "train.device")
 _SUMMARY_KEYS = ("recipe", "val_bpb", "val_loss", "val_bpb_prequant", "val_loss_prequant", "model_bytes",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from pgolf.optim.muon import Muon, orthogonalize
 from pgolf.optim.routing import build_optimizers
@@ -43,8 +44,6 @@ def setup_optimization(model: nn.Module, runner: nn.Module, cfg, rt) -> Optimiza
     sharded = t.distribution == "sharded"
     ddp = None
     if rt.distributed and not sharded:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         ddp = DDP(runner, device_ids=[rt.local_rank] if rt.is_cuda else None, broadcast_buffers=False)
     elif rt.distributed:
         with torch.no_grad():

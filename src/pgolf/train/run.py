@@ -97,7 +97,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         runner = torch.compile(model, dynamic=False, fullgraph=True)
     opt = setup_optimization(model, runner, cfg, rt)
     optimizers, ddp = opt.optimizers, opt.ddp
-    qat = build_qat(model, t.qat, cfg.quant) if t.qat is not None else None
+    qat = build_qat(model, t.qat, cfg.quant, cfg.model.num_layers) if t.qat is not None else None
     log(f"model {n_params:,} params | compile {'on' if runner is not model else 'off'} | "
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
