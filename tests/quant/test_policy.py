@@ -135,7 +135,7 @@ def test_rules_survive_config_round_trip_and_are_validated():
 def test_state_round_trip_restores_dtypes_and_shapes():
     sd = {"a.weight": torch.randn(40, 30), "b": torch.randn(5).bfloat16(), "c": torch.arange(3), "d": torch.randn(2, 2)}
     q = QuantConfig(keep_float_max_numel=10)
-    tensors, meta = quantize_state_dict(sd, q)
+    tensors, meta = quantize_state_dict(sd, policy_for(q, 1))  # the baseline table has no depth-dependent row
     out = dequantize_state_dict(tensors, meta)
     assert out["b"].dtype == torch.bfloat16 and torch.equal(out["c"], sd["c"]) and out["a.weight"].shape == (40, 30)
     assert meta["a.weight"]["kind"] == "int" and meta["b"]["kind"] == "fp16" and meta["c"]["kind"] == "exact"

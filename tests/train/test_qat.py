@@ -219,7 +219,7 @@ def test_export_rule_forward_is_the_exported_model_bit_for_bit(recipe):
     qat = build_qat(model, QATConfig(scale="export"), cfg.quant, cfg.model.num_layers)
     assert qat.targets, recipe
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    tensors, meta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers, cfg.model.num_layers))
+    tensors, meta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers))
     exported = dequantize_state_dict(tensors, meta)
     with qat.applied():
         for name, p, bits in qat.targets:
