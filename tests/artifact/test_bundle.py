@@ -10,17 +10,10 @@ import sys
 
 import pytest
 
-from pgolf.artifact.bundle import (
-    _StripDocstrings,
-    build,
-    import_closure,
-    minify,
-    shipped_code,
-    shipped_config,
-    wrap,
-)
+from pgolf.artifact.bundle import _StripDocstrings, build, import_closure, minify, wrap
 from pgolf.cli import main
 from pgolf.config import override
+from pgolf.train.shipped import shipped_code, shipped_config
 
 
 def test_minify_keeps_every_statement_of_every_bundled_module():

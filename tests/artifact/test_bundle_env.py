@@ -8,9 +8,9 @@ import os
 import subprocess
 import sys
 
-from pgolf.artifact.bundle import shipped_code
 from pgolf.config import override
 from pgolf.runtime.challenge_env import ENV_KEYS, challenge_overrides, merge_with_flags
+from pgolf.train.shipped import shipped_code
 
 
 def test_mapping_of_the_challenge_variables():

@@ -14,6 +14,7 @@ from pgolf.artifact.model_file import encode_model, load_artifact
 from pgolf.artifact.pack import write_atomic
 from pgolf.cli import main
 from pgolf.config import override
+from pgolf.data.tokenizer_id import tokenizer_record
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,10 @@ def artifact(tmp_path_factory, shard_dir, tokenizer_path):
     from pgolf.model.gpt import GPT
     from pgolf.recipes import get_recipe
 
-    cfg = override(get_recipe("tiny").build(), {"model.vocab_size": TEST_VOCAB, "model.num_layers": 2,
-                                                "data.tokenizer": str(tokenizer_path)})
+    cfg = override(get_recipe("tiny").build(), {"model.vocab_size": TEST_VOCAB, "model.num_layers": 2})
     torch.manual_seed(0)
-    blob, _, _ = encode_model(GPT(cfg.model).state_dict(), cfg)
+    blob, _, _ = encode_model(GPT(cfg.model).state_dict(), cfg.model, cfg.quant, cfg.artifact,
+                              tokenizer=tokenizer_record(tokenizer_path))
     path = tmp_path_factory.mktemp("art") / "model.pga"
     write_atomic(path, blob)
     return path
@@ -67,9 +68,9 @@ def test_artifact_without_a_record_is_scored_with_a_note(capsys, tmp_path, shard
     from pgolf.model.gpt import GPT
     from pgolf.recipes import get_recipe
 
-    cfg = override(get_recipe("tiny").build(), {"model.vocab_size": TEST_VOCAB, "model.num_layers": 2,
-                                                "data.tokenizer": str(tmp_path / "absent.model")})
-    blob, _, _ = encode_model(GPT(cfg.model).state_dict(), cfg)
+    cfg = override(get_recipe("tiny").build(), {"model.vocab_size": TEST_VOCAB, "model.num_layers": 2})
+    assert tokenizer_record(tmp_path / "absent.model") is None
+    blob, _, _ = encode_model(GPT(cfg.model).state_dict(), cfg.model, cfg.quant, cfg.artifact)
     write_atomic(tmp_path / "old.pga", blob)
     assert load_artifact(tmp_path / "old.pga")[2]["tokenizer"] is None
     rc, out, _ = _eval(capsys, tmp_path / "old.pga", shard_dir, tokenizer_path)

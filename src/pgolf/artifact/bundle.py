@@ -12,7 +12,7 @@ file. The whole payload is LZMA-compressed (preset 9e, stdlib only) and base85-w
 Why this size counts honestly: since #1530 the frontier's logged "code size" is such a wrapped, minified script
 (SPEC_FRONTIER.md, "How code is counted": #1855 ships 31,999 B for 157,868 B of source). Here the wrapped file IS the
 file the submission ships, so `code_bytes` = its length exactly, with no theoretical-size convention. A run counts the
-bundle of its own config (`code_bytes_for`), the same bytes `pgolf bundle` writes for that config. Build determinism:
+bundle of its own config with local paths reset (pgolf.train.shipped), the file `pgolf export` ships. Build determinism:
 modules sorted by name, JSON with sorted keys, fixed LZMA settings — same sources + same config → same bytes.
 """
 
@@ -22,12 +22,11 @@ import ast
 import base64
 import json
 import lzma
-import os
 import sys
 from pathlib import Path
 
 import pgolf
-from pgolf.config import Config, to_dict
+from pgolf.coerce import to_dict
 
 ROOTS = ("pgolf.train.entry",)
 ENTRY = "pgolf.train.entry"  # defines run_bundled(config: dict, recipe: str, argv: list[str])
@@ -125,8 +124,9 @@ def _stub_payload(modules: dict[str, tuple[bool, str]], config: dict, recipe: st
     ])
 
 
-def build(cfg: Config, recipe: str, roots: tuple[str, ...] = ROOTS) -> bytes:
-    """The bytes of train_gpt.py for this config (see module docstring)."""
+def build(cfg, recipe: str, roots: tuple[str, ...] = ROOTS) -> bytes:
+    """The bytes of train_gpt.py for this config (see module docstring). `cfg` is the run's whole config tree (a
+    frozen dataclass, serialised by pgolf.coerce.to_dict; its artifact.code_wrap picks the wrapper)."""
     modules = {n: (is_pkg, minify(p.read_text(encoding="utf-8"))) for n, (p, is_pkg) in import_closure(roots).items()}
     payload = _stub_payload(modules, to_dict(cfg), recipe).encode("utf-8")
     packed = lzma.compress(payload, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=_LZMA_FILTERS)
@@ -153,30 +153,3 @@ def running_bundle() -> str | None:
     """The path of the bundle this process runs from, or None when pgolf runs from its package."""
     main = sys.modules.get("__main__")
     return getattr(main, BUNDLE_MARK, None) if getattr(pgolf, "__file__", None) is None else None
-
-
-# Machine-local keys: the shipped train_gpt.py carries their defaults (the challenge layout, device auto), not the
-# paths of the machine a run happened on. No registered recipe sets them, so the defaults are the recipes' own.
-LOCAL_KEYS = ("data.path", "data.tokenizer", "train.device")
-
-
-def shipped_config(cfg: Config) -> Config:
-    """The config the submission's train_gpt.py carries for a run of `cfg`: its LOCAL_KEYS at their defaults."""
-    from dataclasses import replace
-
-    d = Config()
-    return replace(cfg, data=replace(cfg.data, path=d.data.path, tokenizer=d.data.tokenizer),
-                   train=replace(cfg.train, device=d.train.device))
-
-
-def shipped_code(cfg: Config, recipe: str) -> bytes:
-    """The one code-byte count (issue 16): summary.json, `pgolf size` and `pgolf export` all measure this file."""
-    return build(shipped_config(cfg), recipe)
-
-
-def code_bytes_for(cfg: Config, recipe: str) -> tuple[int, str]:
-    """(code bytes, method): the running bundle's own size, else the size of the file `pgolf export` ships for cfg."""
-    here = running_bundle()
-    if here is not None:
-        return os.path.getsize(here), "bundle-file"
-    return len(shipped_code(cfg, recipe)), "bundle"

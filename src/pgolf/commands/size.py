@@ -1,5 +1,6 @@
 """`pgolf size ARTIFACT [--code FILE | --code-bytes N] [--max-bytes N] [--json]`: code + model bytes against the
-decimal cap, with a per-group breakdown. Over the cap is an error (exit 2) after the breakdown, never a success."""
+decimal cap, with a per-group breakdown. Over the cap is an error (exit 2) after the breakdown, never a success.
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ def cmd_size(args) -> int:
             raise PgolfError(f"--code-bytes: expected a non-negative integer, got {args.code_bytes}")
         code, method = args.code_bytes, "given"
     elif (Path(args.artifact).parent / "config.json").is_file():
-        from pgolf.artifact.bundle import shipped_code
         from pgolf.commands.bundle import run_config
+        from pgolf.train.shipped import shipped_code
 
         cfg, recipe = run_config(Path(args.artifact).parent)
         code, method = len(shipped_code(cfg, recipe)), "the train_gpt.py `pgolf export` ships for the run's config"
