@@ -17,10 +17,13 @@ NTK-style whenever T > 1024 — to reproduce that, set the model's RoPE option e
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from torch import nn
 
+from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank, windows  # noqa: F401 (re-export)
 from pgolf.eval.scorer import WindowScorer
@@ -43,8 +46,6 @@ def rope_note(model: nn.Module, seq_len: int, overridden: bool = False) -> str:
 def set_rope_base(model: nn.Module, base: float) -> int:
     """Give every Rotary of the model the RoPE base `base` (an explicit eval-time choice, e.g. an NTK base for an
     eval length above the training length); weights are untouched. Returns the number of Rotary modules changed."""
-    from dataclasses import replace
-
     from pgolf.model.layers import Rotary
 
     if not base > 0:
@@ -70,11 +71,14 @@ def eval_plan(model: nn.Module, tokens: np.ndarray, plan: list[Window], seq_len:
     acc = BpbAccumulator(lut, rt.device)
     was_training = model.training
     model.eval()
+    before = scorer.stats
+    scorer.stats = BatchStats()
     try:
         kept = scorer.score(device_stream(tokens, rt.device), mine, acc, keep=keep)
     finally:
         model.train(was_training)
-    return acc.result(rt), kept
+        this, scorer.stats = scorer.stats, before.merge(scorer.stats)
+    return replace(acc.result(rt), speed=this.to_dict()), kept
 
 
 def eval_sliding(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_windows: int,

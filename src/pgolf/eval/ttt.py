@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from pgolf.config import QuantConfig, TTTConfig
 from pgolf.errors import PgolfError
+from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank
 from pgolf.eval.score_first import Ledger, Released, ScoredChunk, score_first
@@ -163,9 +164,10 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
             p.requires_grad_(id(p) in chosen)
         if scorer.compiled:  # every graph the pass needs, on random tokens (never on val tokens)
             V = model.cfg.vocab_size
-            stats["warmup_seconds"] = (scorer.warmup(scorer.shapes(plan), V)
+            stats["warmup_seconds"] = (scorer.warmup(scorer.all_shapes(plan), V)
                                        + scorer.warmup({(-(-step_rows // rt.world_size), L)}, V, grad=True))
         opt = make_optimizer(params, t)
+        scorer.stats = BatchStats()
         for chunk in score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt):
             if keep:
                 kept.append(chunk)
@@ -177,4 +179,4 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return TTTResult(acc.result(rt), stats, kept)
+    return TTTResult(replace(acc.result(rt), speed=scorer.stats.to_dict()), stats, kept)
