@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import statistics
 import sys
 import time
 import types
@@ -184,10 +185,18 @@ def cmd_pr198(a) -> dict:
     N = val.size - 1
     sc = WindowScorer(model, T, a.batch_tokens, rt.device, rt.autocast, compile=rt.is_cuda)
     warm = sc.warmup(sc.shapes(sliding_plan(val, T, s, False)), vocab) if rt.is_cuda else 0.0
-    ours, t_ours = timed(rt, lambda: evaluate(model, val, T, s, a.batch_tokens, lut, rt, compile=rt.is_cuda))
+    run_ours = lambda: evaluate(model, val, T, s, a.batch_tokens, lut, rt, compile=rt.is_cuda)  # noqa: E731
+    ours, t_ours = timed(rt, run_ours)
+    speed = getattr(ours, "speed", None) or {}  # absent on a pgolf without eval/batches.py (a "before" run)
+    n_win = len(sliding_plan(val, T, s, False))
+    rows = max(1, a.batch_tokens // T)
     out = {"device": rt.describe(), "model": f"{L}L×{d}", "seq_len": T, "stride": s, "targets": N,
            "pgolf": {"val_bpb": ours.val_bpb, "scored_tokens": ours.scored_tokens, "seconds": t_ours,
-                     "warmup_seconds": warm, "batch_tokens": a.batch_tokens}}
+                     "warmup_seconds": warm, "batch_tokens": a.batch_tokens,
+                     "padded_fraction": speed.get("padded_fraction"), "batches": speed.get("batches"),
+                     "path": speed.get("path", "(no speed stats: pgolf before eval/batches.py)"),
+                     # the former rule: every batch at rows = batch_tokens // T, a partial last batch padded
+                     "padded_fraction_full_rows": 1 - n_win / (-(-n_win // rows) * rows)}}
     if a.pr198_script:
         mod = load_pr198(Path(a.pr198_script))
         pr = mod.GPT(vocab_size=vocab, num_layers=L, model_dim=d, num_heads=heads, num_kv_heads=heads // 2,
@@ -211,16 +220,23 @@ def cmd_pr198(a) -> dict:
         vt = torch.from_numpy(val.astype(np.int64))
         args = mod.Hyperparameters()
         ctx = contextlib.nullcontext if rt.is_cuda else _eager_compile
-        calls = []
-        for _ in range(2):  # the first call compiles inside #198's function
+
+        def run_pr198():
             with ctx():
-                (loss, bpb), dt = timed(rt, lambda: mod.eval_val_sliding(
-                    args, pr, rt.rank, rt.world_size, rt.device, vt, *luts, stride=s,
-                    batch_seqs=32, eval_seq_len=T))
-            calls.append(dt)
+                return mod.eval_val_sliding(args, pr, rt.rank, rt.world_size, rt.device, vt, *luts, stride=s,
+                                            batch_seqs=32, eval_seq_len=T)
+
+        (_, bpb), first = timed(rt, run_pr198)  # the first call compiles inside #198's function
+        pairs = []  # (pgolf s, #198 s), the two sides alternating
+        for _ in range(a.repeats):
+            pairs.append((timed(rt, run_ours)[1], timed(rt, run_pr198)[1]))
         same = eval_plan(model, val, pr198_windows(N, T, s), T, lut, rt, a.batch_tokens, compile=rt.is_cuda)[0]
-        out["pr198"] = {"val_bpb": bpb, "scored_tokens": same.scored_tokens, "seconds": calls[1],
-                        "first_call_seconds": calls[0], "batch_seqs": 32}
+        out["pgolf"]["seconds"] = statistics.median(p[0] for p in pairs)
+        out["pr198"] = {"val_bpb": bpb, "scored_tokens": same.scored_tokens,
+                        "seconds": statistics.median(p[1] for p in pairs), "first_call_seconds": first,
+                        "batch_seqs": 32}
+        out["pairs_seconds"] = pairs
+        out["ratio_pgolf_over_pr198_median"] = statistics.median(p[0] / p[1] for p in pairs)
         out["logits_max_abs_diff"] = delta
         out["bpb_diff_pgolf_minus_pr198"] = ours.val_bpb - bpb
         out["pgolf_on_pr198_windows"] = {"val_bpb": same.val_bpb, "bpb_diff": same.val_bpb - bpb}
@@ -264,6 +280,7 @@ def main(argv: list[str] | None = None):
     p = sub.choices["pr198"]
     p.add_argument("--pr198-script", help="#198's train_gpt.py (without it only pgolf's side runs)")
     p.add_argument("--small", action="store_true", help="2L×64, T 128, stride 32: a CPU check of the comparison")
+    p.add_argument("--repeats", type=int, default=3, help="timed (pgolf, #198) pairs, alternating; medians")
     a = ap.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)

@@ -27,7 +27,7 @@ def case(n: int = 37, v: int = 50, seed: int = 0, scale: float = 40.0):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("chunk", [1, 8, 37, 1000])
+@pytest.mark.parametrize("chunk", [0, 1, 8, 37, 1000])
 def test_loss_and_grad_equal_the_eager_twin(reduction, chunk):
     z, y = case()
     w = torch.rand(37) if reduction == "none" else None  # a non-uniform upstream gradient
@@ -68,12 +68,22 @@ def test_bf16_logits_keep_their_dtype_and_match_the_eager_twin():
     assert torch.allclose(grads[0].float(), grads[1].float(), rtol=1e-2, atol=1e-6)  # one bf16 rounding each
 
 
+def test_auto_chunks_are_a_fixed_number_of_elements_by_device():
+    from pgolf.kernels.softcap_ce import CPU_CHUNK_ELEMENTS, CUDA_CHUNK_ELEMENTS, auto_chunk_rows
+
+    assert auto_chunk_rows(1024, torch.device("cpu")) == CPU_CHUNK_ELEMENTS // 1024
+    assert auto_chunk_rows(8192, torch.device("cuda")) == CUDA_CHUNK_ELEMENTS // 8192
+    assert auto_chunk_rows(10**9, torch.device("cpu")) == 1
+
+
 def test_bad_arguments_are_refused():
     z, y = case()
     with pytest.raises(ValueError, match="softcap"):
         softcap_cross_entropy(z, y, 0.0)
     with pytest.raises(ValueError, match="reduction"):
         softcap_cross_entropy(z, y, 30.0, "avg")
+    with pytest.raises(ValueError, match="chunk_rows"):
+        softcap_cross_entropy(z, y, 30.0, chunk_rows=-1)
 
 
 def test_model_with_the_block_equals_the_model_without():
@@ -92,7 +102,9 @@ def test_model_with_the_block_equals_the_model_without():
     la.backward()
     lb.backward()
     assert torch.allclose(la, lb, rtol=1e-6)
-    assert torch.allclose(a.token_losses(x, y), b.token_losses(x, y), rtol=1e-6, atol=1e-6)
+    eager = torch.nn.functional.cross_entropy(a.logits(x).reshape(-1, 64), y.reshape(-1), reduction="none")
+    assert torch.allclose(a.token_losses(x, y), eager.view(3, 16), rtol=1e-6, atol=1e-6)  # always chunked
+    assert torch.allclose(b.token_losses(x, y), eager.view(3, 16), rtol=1e-6, atol=1e-6)
     for (n, pa), pb in zip(a.named_parameters(), b.parameters()):
         assert torch.allclose(pa.grad, pb.grad, rtol=1e-4, atol=1e-7), n
 

@@ -95,4 +95,4 @@ def speed_line(d: dict) -> str:
     """One log line from BatchStats.to_dict() (this rank's pass)."""
     return (f"eval speed: {d['scored_targets']:,} targets in {d['seconds']:.2f} s = {d['tokens_per_s']:,.0f} tokens/s"
             f" | {d['batches']} batches, {d['shapes']} shapes | padded {100 * d['padded_fraction']:.2f}% of "
-            f"{d['computed_positions']:,} computed positions")
+            f"{d['computed_positions']:,} computed positions" + (f" | {d['path']}" if d.get("path") else ""))

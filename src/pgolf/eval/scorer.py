@@ -28,6 +28,10 @@ from pgolf.eval.bpb import BpbAccumulator
 from pgolf.eval.plan import Window
 
 MIN_BUCKET = 64
+# eager CPU batches hold at most this many positions: beyond a few thousand, a batch only adds memory traffic
+# (B·L·V fp32 logits, softcap and log-softmax copies; 512×128 rows ran ~1.7–2× slower per token than 32×128 on a
+# 1-thread CPU, benchmarks/eval_speed.py pr198 --small); said by describe()
+EAGER_CPU_BATCH_TOKENS = 4096
 
 
 def bucket_length(length: int, seq_len: int) -> int:
@@ -83,10 +87,14 @@ class WindowScorer:
     def describe(self) -> str:
         if self.compiled:
             return "torch.compile(token_losses, dynamic=False), row buckets rows/1..rows/8 for tails"
-        return f"eager ({self.device.type}), exact batch shapes"
+        cap = f", ≤ {EAGER_CPU_BATCH_TOKENS:,} positions per batch" if self.device.type == "cpu" else ""
+        return f"eager ({self.device.type}), exact batch shapes{cap}"
 
     def rows(self, L: int) -> int:
-        return max(1, self.batch_tokens // L)
+        tokens = self.batch_tokens
+        if not self.compiled and self.device.type == "cpu":
+            tokens = min(tokens, EAGER_CPU_BATCH_TOKENS)
+        return max(1, tokens // L)
 
     def losses(self, x: Tensor, y: Tensor) -> Tensor:
         if self.autocast is None:

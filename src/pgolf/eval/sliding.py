@@ -78,7 +78,7 @@ def eval_plan(model: nn.Module, tokens: np.ndarray, plan: list[Window], seq_len:
     finally:
         model.train(was_training)
         this, scorer.stats = scorer.stats, before.merge(scorer.stats)
-    return replace(acc.result(rt), speed=this.to_dict()), kept
+    return replace(acc.result(rt), speed={**this.to_dict(), "path": scorer.describe()}), kept
 
 
 def eval_sliding(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_windows: int,

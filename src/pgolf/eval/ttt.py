@@ -179,4 +179,5 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return TTTResult(replace(acc.result(rt), speed=scorer.stats.to_dict()), stats, kept)
+    speed = {**scorer.stats.to_dict(), "path": scorer.describe()}
+    return TTTResult(replace(acc.result(rt), speed=speed), stats, kept)

@@ -131,4 +131,6 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return TTTResult(replace(acc.result(rt), speed=scorer.stats.to_dict()), stats, kept)
+    how = "torch.compile(token_losses, dynamic=False)" if scorer.compiled else f"eager ({rt.device.type})"
+    speed = {**scorer.stats.to_dict(), "path": f"{S} document slots per batch (the LoRA bank's rows), {how}"}
+    return TTTResult(replace(acc.result(rt), speed=speed), stats, kept)

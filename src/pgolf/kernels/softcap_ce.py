@@ -3,10 +3,12 @@
 The eager form (`softcap_cross_entropy_eager`, the twin and GPT's default) computes s = c·tanh(z/c) in fp32 on the
 whole (N, V) logit matrix z and calls F.cross_entropy; autograd then keeps tanh's output and log_softmax's output,
 two more N×V fp32 tensors beside z, and the backward pass writes several more. `softcap_cross_entropy` does the
-same maths in chunks of `chunk_rows` rows: forward keeps only z (which the head's matmul produced anyway), the
+same maths in chunks of `chunk_rows` rows (auto: 4 MiB of fp32 per chunk on CPU, 256 MiB on CUDA): forward keeps only z (which the head's matmul produced anyway), the
 targets and one log-sum-exp per row; backward recomputes t = tanh(z/c) chunk by chunk and writes
 dz = g·(softmax(c·t) − onehot(y))·(1 − t²) straight into the gradient of z. Transients are chunk-sized, so the
 peak of a training step drops by about two N×V fp32 tensors (measured: benchmarks/loss_memory.py).
+GPT uses it for every per-token score (`token_losses`: evaluation and TTT), and for the training loss when the
+`model.softcap_ce` block is present (the eager twin otherwise).
 
 Idea: PR #1787's fused softcapped CE Triton kernel (SPEC_FRONTIER.md §6.3: stream the pre-softcap row once, a
 running log-sum-exp, recompute in backward); this is its portable PyTorch form — no Triton, any device, and
@@ -28,7 +30,18 @@ from torch import Tensor
 class SoftcapCEConfig:
     """Chunked softcapped cross-entropy in the model's loss (`model.softcap_ce`; present = on)."""
 
-    chunk_rows: int = 8192  # rows (tokens) per chunk: transients are chunk_rows × V fp32
+    chunk_rows: int = 0  # rows (tokens) per chunk; 0 = auto_chunk_rows (by device and vocabulary)
+
+
+CPU_CHUNK_ELEMENTS = 1 << 20  # 4 MiB of fp32 per chunk: cache-sized (1024 rows at V 1024 scored ~30% faster than
+# one 65,536-row pass on a 1-thread CPU, same bpb to 1e-9)
+CUDA_CHUNK_ELEMENTS = 1 << 26  # 256 MiB of fp32: few chunks (an 8×H100 rank's 98,304×8192 step → 12 chunks)
+
+
+def auto_chunk_rows(vocab: int, device: torch.device) -> int:
+    """Rows per chunk when the config says 0: a fixed number of fp32 elements per chunk, by device type."""
+    elements = CUDA_CHUNK_ELEMENTS if device.type == "cuda" else CPU_CHUNK_ELEMENTS
+    return max(1, elements // max(vocab, 1))
 
 
 def softcap_cross_entropy_eager(z: Tensor, targets: Tensor, cap: float, reduction: str = "mean") -> Tensor:
@@ -39,7 +52,8 @@ def softcap_cross_entropy_eager(z: Tensor, targets: Tensor, cap: float, reductio
 
 def _chunk_nll(z: Tensor, y: Tensor, cap: float) -> tuple[Tensor, Tensor]:
     """(per-row NLL, per-row logsumexp) of the softcapped logits of one chunk, fp32."""
-    s = cap * torch.tanh(z.float() / cap)
+    s = z.float() / cap  # a fresh chunk-sized tensor: the rest runs in place on it
+    s.tanh_().mul_(cap)
     lse = torch.logsumexp(s, dim=-1)
     return lse - s.gather(1, y[:, None]).squeeze(1), lse
 
@@ -70,13 +84,14 @@ class _SoftcapCE(torch.autograd.Function):
 
 
 def softcap_cross_entropy(z: Tensor, targets: Tensor, cap: float, reduction: str = "mean",
-                          chunk_rows: int = 8192) -> Tensor:
+                          chunk_rows: int = 0) -> Tensor:
     """Cross-entropy of c·tanh(z/c) without storing it. z (N, V) in any float dtype, targets (N,) int64.
-    reduction: "mean" | "sum" | "none" (per-row fp32 NLL)."""
+    reduction: "mean" | "sum" | "none" (per-row fp32 NLL); chunk_rows 0 = auto_chunk_rows."""
     if not cap > 0:
         raise ValueError(f"softcap must be > 0, got {cap}")
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be ≥ 1, got {chunk_rows}")
+    if chunk_rows < 0:
+        raise ValueError(f"chunk_rows must be ≥ 0 (0 = auto), got {chunk_rows}")
+    chunk_rows = chunk_rows or auto_chunk_rows(z.size(-1), z.device)
     nll = _SoftcapCE.apply(z, targets, float(cap), int(chunk_rows))
     if reduction == "none":
         return nll

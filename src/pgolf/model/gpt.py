@@ -156,22 +156,23 @@ class GPT(nn.Module):
         z = z.to(torch.promote_types(z.dtype, torch.float32))
         return c * torch.tanh(z / c)
 
-    def nll(self, idx: Tensor, targets: Tensor, reduction: str) -> Tensor:
-        """Cross-entropy of the softcapped logits: eager, or chunked without a softcapped copy (`softcap_ce`)."""
-        if self.cfg.softcap_ce is not None:
-            z = self.head(idx)
-            return softcap_cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), self.cfg.logit_softcap,
-                                         reduction, self.cfg.softcap_ce.chunk_rows)
-        z = self.logits(idx)
-        return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), reduction=reduction)
+    def chunked_nll(self, idx: Tensor, targets: Tensor, reduction: str) -> Tensor:
+        """Cross-entropy of the softcapped logits, chunked, never storing them (pgolf.kernels.softcap_ce)."""
+        z = self.head(idx)
+        rows = self.cfg.softcap_ce.chunk_rows if self.cfg.softcap_ce is not None else 0
+        return softcap_cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), self.cfg.logit_softcap,
+                                     reduction, rows)
 
     def token_losses(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Per-token NLL (B, T) in fp32."""
-        return self.nll(idx, targets, "none").view_as(targets)
+        """Per-token NLL (B, T) in fp32 (always the chunked kernel: evaluation and TTT)."""
+        return self.chunked_nll(idx, targets, "none").view_as(targets)
 
     def forward(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Mean NLL over all targets (the training objective)."""
-        return self.nll(idx, targets, "mean")
+        """Mean NLL over all targets (the training objective): chunked with `softcap_ce`, else the eager twin."""
+        if self.cfg.softcap_ce is not None:
+            return self.chunked_nll(idx, targets, "mean")
+        z = self.logits(idx)
+        return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1))
 
 
 def count_params(cfg: ModelConfig) -> int:
