@@ -8,8 +8,9 @@ and val_bpb per mode.
 
 `pr198`: a #198-shaped model (11L × 512, 8/4 heads, MLP 3×, vocab 1024, tied, softcap 30; no BigramHash, SmearGate
 held at exactly 0 in the #198 model), sliding eval T 2048 / stride 64 over the whole val split, once with pgolf
-(compiled, fixed-shape batches) and once with `eval_val_sliding` from #198's train_gpt.py (run twice, the first call
-compiles), on the same weights. pgolf's RoPE base is set to the base #198's Rotary uses at T (NTK rescaling above
+(compiled, bucketed batch shapes) and with `eval_val_sliding` from #198's train_gpt.py (its first call, which compiles,
+untimed), on the same weights, in --repeats alternating pairs (pgolf, #198, pgolf, …): medians and the median of
+the pair ratios, pgolf's padded fraction and the one the former full-row rule would have computed. pgolf's RoPE base is set to the base #198's Rotary uses at T (NTK rescaling above
 1024: 10⁴·(T/1024)^(D/(D−2)) ≈ 20,452 at 2048), so both compute the same function; `logits max |Δ|` checks that on
 a batch of windows. #198 re-scores the last `stride` targets ~31 times (SPEC_SEEDS.md §6.4), so its token count is
 larger and its bpb differs by ~1e-5. Without the `flash_attn_interface` module (FA3) a stand-in built on PyTorch SDPA
@@ -114,14 +115,16 @@ def cmd_modes(a) -> list[dict]:
         res = r.result if hasattr(r, "result") else r
         warm += stats.get("warmup_seconds", 0.0)
         dt -= stats.get("warmup_seconds", 0.0)
+        padded = (getattr(res, "speed", None) or {}).get("padded_fraction", float("nan"))
         rows.append({"mode": name, "targets": res.scored_tokens, "bytes": res.scored_bytes, "val_bpb": res.val_bpb,
-                     "seconds": dt, "warmup_seconds": warm, "tok_per_s": res.scored_tokens / dt})
+                     "seconds": dt, "warmup_seconds": warm, "tok_per_s": res.scored_tokens / dt, "padded": padded})
     print(f"{rt.describe()} | {model.cfg.num_layers}L×{model.cfg.model_dim} | T {T} | {val.size - 1:,} targets | "
           f"threads {torch.get_num_threads()} | compile {'on' if compile else 'off'}")
-    print(f"{'mode':<30} {'targets':>9} {'bytes':>10} {'val_bpb':>9} {'seconds':>8} {'warm-up':>8} {'tok/s':>9}")
+    print(f"{'mode':<30} {'targets':>9} {'bytes':>10} {'val_bpb':>9} {'seconds':>8} {'warm-up':>8} {'tok/s':>9} "
+          f"{'padded':>7}")
     for r in rows:
         print(f"{r['mode']:<30} {r['targets']:>9,} {r['bytes']:>10,} {r['val_bpb']:>9.5f} {r['seconds']:>8.2f} "
-              f"{r['warmup_seconds']:>8.2f} {r['tok_per_s']:>9,.0f}")
+              f"{r['warmup_seconds']:>8.2f} {r['tok_per_s']:>9,.0f} {100 * r['padded']:>6.2f}%")
     return rows
 
 
