@@ -68,7 +68,7 @@ def one_step(recipe: str, variant: str, batch_seqs: int, seq_len: int, chunk_row
     cfg = replace(cfg, model=mcfg)
     torch.manual_seed(0)
     model = GPT(mcfg)
-    opts, _ = build_optimizers(model, cfg)
+    opts, _ = build_optimizers(model, cfg.optim, mcfg.tie_embeddings)
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, mcfg.vocab_size, (batch_seqs, seq_len + 1), generator=g)
     before = rss_kib()

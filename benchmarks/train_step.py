@@ -137,7 +137,7 @@ def build_sides(a, dev: torch.device):
                 m.float()
         mod.restore_low_dim_params_to_fp32(seed)
     compile = dev.type == "cuda"
-    opts, _ = build_optimizers(ours, cfg, fused=dev.type == "cuda")
+    opts, _ = build_optimizers(ours, cfg.optim, cfg.model.tie_embeddings, fused=dev.type == "cuda")
     for o in opts:
         if isinstance(o, Muon) and compile:
             o.orthogonalize = torch.compile(orthogonalize, dynamic=False)

@@ -27,6 +27,7 @@ from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank, windows  # noqa: F401 (re-export)
 from pgolf.eval.scorer import WindowScorer
+from pgolf.model.layers import Rotary
 from pgolf.runtime.dist import Runtime
 
 
@@ -46,8 +47,6 @@ def rope_note(model: nn.Module, seq_len: int, overridden: bool = False) -> str:
 def set_rope_base(model: nn.Module, base: float) -> int:
     """Give every Rotary of the model the RoPE base `base` (an explicit eval-time choice, e.g. an NTK base for an
     eval length above the training length); weights are untouched. Returns the number of Rotary modules changed."""
-    from pgolf.model.layers import Rotary
-
     if not base > 0:
         raise ValueError(f"RoPE base must be > 0, got {base}")
     n = 0
