@@ -10,8 +10,9 @@ it was taken from:
 - GPTQ calibration on training data: `GPTQ:collected 67 Hessians in 4.7s` (#1394 onward), reading training batches
   after the training loop stopped (SPEC_FRONTIER §4.1); a log that says it calibrates on generated
   (autoregressive, #1019) or validation data does not count it as training time;
-- eval time: `total_eval_time:508.8s` (#1530 onward) else the `eval_time:…ms` of the final score line; every
-  post-training `eval_time` summed is the logged part of the end-to-end eval (§5.7);
+- eval time: `total_eval_time:508.8s` (#1530 onward) else the `eval_time:…ms` of the final score line, or of the
+  timed line it repeats with more digits (`…_exact`, March); every post-training `eval_time` summed is the logged
+  part of the end-to-end eval (§5.7);
 - `val_tokens: 47851520` (#1394 onward) or `val_loader:… tokens:62021632` (March); `train_shards: 80` or
   `train_shards:25` (the `train_shards: 1499` fingerprint of issue #2127);
 - bytes: `Serialized model <codec>: N bytes` (the compressed model), `Code size: N bytes` or
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _NUM = r"([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)"
 _SCORE = re.compile(rf"val_loss[:=\s]+{_NUM}.*?val_bpb[:=\s]+{_NUM}")
@@ -73,11 +75,21 @@ class LogFacts:
         return self.total_eval_s if self.total_eval_s is not None else self.final_eval_s
 
 
+def _timed_twin(timed: list[tuple[float, float, float]], loss: float, bpb: float) -> float | None:
+    """The eval_time of the latest earlier line with the same score at 4 decimals: an `…_exact` line repeats its
+    timed twin with more digits (`final_int8_zlib_roundtrip` → `final_int8_zlib_roundtrip_exact`)."""
+    for lo, b, s in reversed(timed):
+        if round(lo, 4) == round(loss, 4) and round(b, 4) == round(bpb, 4):
+            return s
+    return None
+
+
 def parse_log(text: str, name: str = "log") -> LogFacts:
     f = LogFacts(name)
-    seed = re.search(r"seed[_-]?(\d+)", name)
+    seed = re.search(r"seed[_-]?(\d+)", Path(name).name)
     f.seed = seed.group(1) if seed else (m.group(1) if (m := _SEED.search(text)) else None)
     after_training = False
+    timed: list[tuple[float, float, float]] = []  # (loss, bpb, eval s) of score lines that print an eval_time
     for line in text.splitlines():
         if (m := _STOP.search(line)) is not None:
             f.train_ms, f.stopped_by_cap, after_training = float(m.group(1)), True, True
@@ -89,9 +101,10 @@ def parse_log(text: str, name: str = "log") -> LogFacts:
             after_training = True
             f.final_loss, f.final_bpb = float(m.group(1)), float(m.group(2))
             e = _EVAL_MS.search(line)
-            f.final_eval_s = float(e.group(1)) / 1000 if e else None
+            f.final_eval_s = float(e.group(1)) / 1000 if e else _timed_twin(timed, f.final_loss, f.final_bpb)
             if e:
                 f.eval_parts_s.append(float(e.group(1)) / 1000)
+                timed.append((f.final_loss, f.final_bpb, float(e.group(1)) / 1000))
         if (m := _HESSIANS.search(line)) is not None:
             f.hessian_s = float(m.group(1))
         if _NOT_TRAIN_CALIB.search(line) and ("calib" in line.lower() or "gptq" in line.lower()):
@@ -113,8 +126,10 @@ def parse_log(text: str, name: str = "log") -> LogFacts:
     return f
 
 
-LOG_NAME = re.compile(r"^(train|log|seed|run).*\.(log|txt)$", re.I)
+LOG_NAME = re.compile(r"(train|log|seed|run)", re.I)
 
 
 def is_log_name(name: str) -> bool:
-    return bool(LOG_NAME.match(name))
+    """A training log by its name: *.log, or *.txt naming train/log/seed/run (not requirements.txt)."""
+    n = name.lower()
+    return n.endswith(".log") or (n.endswith(".txt") and bool(LOG_NAME.search(n)) and "requirements" not in n)

@@ -131,13 +131,22 @@ def read_submission(path: Path) -> list[SeedScore]:
 
 
 def log_files(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_log_name(p.name))
+    """The folder's training logs, subfolders included (records/…/2026-04-10_VarLenAttn/logs/train0.txt)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_log_name(p.name))
+
+
+def submission_file(folder: Path) -> Path | None:
+    """submission.json, else the one submission*.json a folder has (submission_ternary.json)."""
+    if (Path(folder) / "submission.json").is_file():
+        return Path(folder) / "submission.json"
+    found = sorted(Path(folder).glob("submission*.json"))
+    return found[0] if found else None
 
 
 def read_logs(folder: Path) -> list[SeedScore]:
     out = []
     for p in log_files(folder):
-        f = parse_log(p.read_text(errors="replace"), p.name)
+        f = parse_log(p.read_text(errors="replace"), str(p.relative_to(folder)))
         if f.final_bpb is not None:
             out.append(SeedScore(f.seed or p.stem, f.final_bpb, f.final_loss, str(p)))
     return out
@@ -170,14 +179,13 @@ def read_side(path: Path) -> list[SeedScore]:
         raise PgolfError(f"{path}: no such file or folder")
     if (path / "summary.json").is_file() and (path / "config.json").is_file():
         return [read_run(path)]
-    sub = path / "submission.json"
-    rows = read_submission(sub) if sub.is_file() else []
+    sub = submission_file(path)
+    rows = read_submission(sub) if sub is not None else []
     if not rows:
         rows = read_logs(path)
-    if not rows and sub.is_file():
+    if not rows and sub is not None:
         rows = _headline(read_json(sub), str(sub))
     if not rows:
-        what = "submission.json has no per-seed val_bpb and no log" if (path / "submission.json").is_file() \
-            else "no summary.json, submission.json or log"
+        what = f"{sub.name} has no val_bpb and no log" if sub is not None else "no summary.json, submission.json or log"
         raise PgolfError(f"{path}: {what} with a final val_bpb — not a pgolf run or records folder")
     return rows
