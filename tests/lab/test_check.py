@@ -168,7 +168,12 @@ def test_tiny_run_rows(run_dir):
     assert st["overlap"] == "unknown"  # the fixture's shards have no manifest
 
 
-def test_run_rows_fail_on_crafted_runs(run_dir, tmp_path, no_space_tokenizer, shard_dir):
+def test_run_rows_fail_on_crafted_runs(run_dir, tmp_path, no_space_tokenizer, shard_dir, monkeypatch):
+    import pgolf.lab.check_run as check_run
+
+    # the TTT self-test has its own tests (above and below); here it would only repeat the same seconds of CPU
+    monkeypatch.setattr(check_run, "_ttt", lambda run: check_run.Row("ttt_score_first", "pass", "skipped"))
+
     def rows_of(**kw):
         d = variant_of(run_dir, tmp_path, **kw)
         try:
@@ -190,7 +195,7 @@ def test_run_rows_fail_on_crafted_runs(run_dir, tmp_path, no_space_tokenizer, sh
     data = tmp_path / "fineweb10B_sp1024"  # a challenge-named data dir: 1499 train shards, a manifest with overlap
     shutil.copytree(shard_dir, data)
     for i in range(2, 1499):
-        shutil.copy(shard_dir / "fineweb_train_000000.bin", data / f"fineweb_train_{i:06d}.bin")
+        (data / f"fineweb_train_{i:06d}.bin").symlink_to(shard_dir / "fineweb_train_000000.bin")
     (data / "manifest.json").write_text(json.dumps({"overlap_check": {"method": "blake2b-128 of each document's "
                                                                                 "text", "val_train_duplicates": 3}}))
     r = rows_of(changes={"data.path": str(data)}, summary={"eval_partial": False, "scored_tokens": 62_021_000})

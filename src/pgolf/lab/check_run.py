@@ -20,11 +20,10 @@ _CALIB = re.compile(r"gptq calibration \((\w+)\):.*?data ([0-9.]+) s \+ hooks ([
 
 
 def _calibration_seconds(log: str) -> tuple[float, str] | None:
-    m = None
-    for m in _CALIB.finditer(log):
-        pass
-    if m is None:
+    found = list(_CALIB.finditer(log))
+    if not found:
         return None
+    m = found[-1]
     return float(m.group(2)) + float(m.group(3)), m.group(1)
 
 
