@@ -204,6 +204,21 @@ def test_run_rows_fail_on_crafted_runs(run_dir, tmp_path, no_space_tokenizer, sh
     assert status(r)["val_tokens"] == "fail" and "short by 632" in reason(r, "val_tokens")
 
 
+def test_pgolf_export_folder_is_checked_from_its_logs_and_submission_json(run_dir, tmp_path):
+    from pgolf.artifact.records import export
+
+    out = tmp_path / "rec"
+    export([run_dir], out, log=lambda _: None, date="2026-05-01T00:00:00Z")
+    rows, _ = check(out)
+    s = json.loads((run_dir / "summary.json").read_text())
+    code = (out / "train_gpt.py").stat().st_size
+    assert status(rows)["artifact"] == "pass" and f"{s['model_bytes'] + code:,}" in reason(rows, "artifact")
+    assert status(rows)["train_time"] == status(rows)["eval_time"] == status(rows)["eval_end_to_end"] == "pass"
+    assert f"{s['eval_seconds']:.1f} s" in reason(rows, "eval_time")
+    assert "2,048 val tokens" in reason(rows, "val_tokens")  # the run scored a 2,048-token prefix
+    assert status(rows)["tokenizer"] == "unknown"  # an export folder does not ship the tokenizer
+
+
 def test_ttt_self_test_fails_a_ttt_that_trains_before_scoring(run_dir, monkeypatch):
     """A crafted cheat: before chunk 0 is scored, the adapter trains on every chunk (pre-scoring TTT, #1376 style)."""
     import pgolf.eval.ttt as ttt_mod

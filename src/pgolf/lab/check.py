@@ -175,6 +175,8 @@ def _eval(log: LogFacts, sub: dict, lim: CheckLimits) -> tuple[Row, Row]:
         ok = s <= lim.eval_seconds
         timed = Row("eval_time", "pass" if ok else "fail",
                     f"{log.name}: {src} {s:.1f} s {'≤' if ok else '>'} {lim.eval_seconds:.0f}")
+    if log.model_codec == "pgolf" and s is not None:  # pgolf's eval_seconds run from the end of training
+        return timed, Row("eval_end_to_end", timed.status, timed.reason + " (pgolf: everything after training)")
     if not log.eval_parts_s:
         return timed, Row("eval_end_to_end", "unknown", f"{log.name}: no post-training eval times")
     extra = 0.0  # total_eval_time beyond the final line's own eval_time (TTT phases it did not count)

@@ -19,6 +19,10 @@ it was taken from:
   `Code size (compressed): N bytes` (the counted wrapper, #1530 onward), `Total submission size <codec>: N bytes`;
 - tokenizer: `tokenizer_path: …model` / `tokenizer_path=…model`.
 
+pgolf's own train.log (the train_seed*.log of a `pgolf export` folder) is read too: `training stopped by … after N
+steps, T s`, `model M + code C = N bytes` (C is the shipped bundle), `gptq calibration (train): … data X s + hooks
+Y s`, `| val N targets at T=…`, `| tokenizer PATH.model`, and the `round-trip val_loss … | val_bpb …` score line.
+
 Absent facts stay None: the checks that need them answer "unknown", never a guess.
 """
 
@@ -40,7 +44,12 @@ _TRAIN_SHARDS = re.compile(r"\btrain_shards[:=\s]+([0-9]+)")
 _MODEL = re.compile(r"Serialized model\s+([^:]+?):\s*([0-9]+)\s*bytes")
 _CODE = re.compile(r"Code size(?:\s*\((compressed|uncompressed)\))?:\s*([0-9]+)\s*bytes")
 _TOTAL = re.compile(r"Total submission size\s*([^:]*?):\s*([0-9]+)\s*bytes")
-_TOKENIZER = re.compile(r"tokenizer_path[:=\s]+(\S+\.model)")
+_TOKENIZER = re.compile(r"tokenizer(?:_path)?[:=\s]+(\S+\.model)")
+# pgolf's own train.log (an export folder's train_seed*.log; pgolf.train.run)
+_PG_STOP = re.compile(r"training stopped by \w+ after \d+ steps, ([0-9.]+) s")
+_PG_BYTES = re.compile(r"model ([0-9,]+) \+ code ([0-9,]+) = ([0-9,]+) bytes")
+_PG_CALIB = re.compile(r"gptq calibration \((\w+)\):.*?data ([0-9.]+) s \+ hooks ([0-9.]+) s")
+_PG_VAL = re.compile(r"\| val ([0-9,]+) targets at T=")
 _SEED = re.compile(r"^\s*seed[:=\s]+([0-9]+)\s*$", re.M)
 _NOT_TRAIN_CALIB = re.compile(r"autoregressive|self-generated|selfgen|ar[_ -]?calib|calib\w*[:=\s]+val", re.I)
 
@@ -123,6 +132,15 @@ def parse_log(text: str, name: str = "log") -> LogFacts:
             f.total_bytes = int(m.group(2))
         if (m := _TOKENIZER.search(line)) is not None:
             f.tokenizer = m.group(1)
+        if (m := _PG_STOP.search(line)) is not None:
+            f.train_ms, after_training = float(m.group(1)) * 1000, True
+        if (m := _PG_BYTES.search(line)) is not None:
+            f.model_bytes, f.code_bytes, f.total_bytes = (int(g.replace(",", "")) for g in m.groups())
+            f.model_codec, f.code_counted = "pgolf", "file"
+        if (m := _PG_CALIB.search(line)) is not None:
+            f.hessian_s, f.calib_on_train = float(m.group(2)) + float(m.group(3)), m.group(1) == "train"
+        if (m := _PG_VAL.search(line)) is not None:
+            f.val_tokens = int(m.group(1).replace(",", ""))
     return f
 
 
