@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 
+import pgolf.eval.ttt as ttt_mod
+import pgolf.lab.check_run as check_run
+from pgolf.artifact.records import export
 from pgolf.cli import main
 from pgolf.config import Config, config_hash, from_dict, override, to_dict
 from pgolf.errors import PgolfError
-from pgolf.lab.check import CANONICAL_VAL_TOKENS, ROWS, check
+from pgolf.eval.score_first import Released, ScoredChunk
+from pgolf.lab.check import ROWS, check
+from pgolf.lab.check_rows import CANONICAL_VAL_TOKENS
 from pgolf.lab.record_logs import parse_log
 
 CASEOPS = "fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model"
@@ -169,8 +174,6 @@ def test_tiny_run_rows(run_dir):
 
 
 def test_run_rows_fail_on_crafted_runs(run_dir, tmp_path, no_space_tokenizer, shard_dir, monkeypatch):
-    import pgolf.lab.check_run as check_run
-
     # the TTT self-test has its own tests (above and below); here it would only repeat the same seconds of CPU
     monkeypatch.setattr(check_run, "_ttt", lambda run: check_run.Row("ttt_score_first", "pass", "skipped"))
 
@@ -205,8 +208,6 @@ def test_run_rows_fail_on_crafted_runs(run_dir, tmp_path, no_space_tokenizer, sh
 
 
 def test_pgolf_export_folder_is_checked_from_its_logs_and_submission_json(run_dir, tmp_path):
-    from pgolf.artifact.records import export
-
     out = tmp_path / "rec"
     export([run_dir], out, log=lambda _: None, date="2026-05-01T00:00:00Z")
     rows, _ = check(out)
@@ -221,8 +222,6 @@ def test_pgolf_export_folder_is_checked_from_its_logs_and_submission_json(run_di
 
 def test_ttt_self_test_fails_a_ttt_that_trains_before_scoring(run_dir, monkeypatch):
     """A crafted cheat: before chunk 0 is scored, the adapter trains on every chunk (pre-scoring TTT, #1376 style)."""
-    import pgolf.eval.ttt as ttt_mod
-    from pgolf.eval.score_first import Released, ScoredChunk
 
     honest = ttt_mod.score_first
 

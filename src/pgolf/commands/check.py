@@ -10,6 +10,7 @@ from pgolf.commands import print_json
 
 
 def cmd_check(args) -> int:
+    # inside the verb: pgolf.lab pulls in torch (a cold path; `pgolf --help` stays torch-free)
     from pgolf.lab.check import ROWS, check, render
 
     rows, notes = check(Path(args.path))

@@ -10,6 +10,7 @@ from pgolf.commands import print_json
 
 
 def cmd_stats(args) -> int:
+    # inside the verb: pgolf.lab pulls in torch (a cold path; `pgolf --help` stays torch-free)
     from pgolf.lab.records_read import read_side
     from pgolf.lab.stats import compare, render
 

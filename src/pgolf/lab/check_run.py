@@ -13,8 +13,12 @@ import json
 import re
 from pathlib import Path
 
+from pgolf.artifact.model_file import load_model
+from pgolf.artifact.records import load_run
+from pgolf.data.shards import shard_files
 from pgolf.errors import PgolfError
-from pgolf.lab.check import CheckLimits, Row, tokenizer_row, val_tokens_row, variant
+from pgolf.lab.check_rows import CheckLimits, Row, tokenizer_row, val_tokens_row, variant
+from pgolf.lab.ttt_selftest import selftest
 
 _CALIB = re.compile(r"gptq calibration \((\w+)\):.*?data ([0-9.]+) s \+ hooks ([0-9.]+) s")
 
@@ -72,8 +76,6 @@ def _val_tokens(run) -> Row:
 
 
 def _train_shards(run) -> Row:
-    from pgolf.data.shards import shard_files
-
     data = Path(run.cfg.data.path)
     try:
         n = len(shard_files(data, "train"))
@@ -101,9 +103,6 @@ def _overlap(run) -> Row:
 
 
 def _ttt(run) -> Row:
-    from pgolf.artifact.model_file import load_model
-    from pgolf.lab.ttt_selftest import selftest
-
     if run.cfg.eval.ttt is None:
         return Row("ttt_score_first", "pass", "no eval.ttt in the config: evaluation never adapts")
     path = run.path / Path(run.summary["artifact_path"]).name
@@ -113,8 +112,6 @@ def _ttt(run) -> Row:
 
 
 def check_run(run_dir: Path, lim: CheckLimits) -> list[Row]:
-    from pgolf.artifact.records import load_run
-
     run = load_run(run_dir)
     return [_artifact(run, lim), _train(run, lim), *_eval_rows(run, lim), _val_tokens(run), _train_shards(run),
             _overlap(run), _ttt(run), tokenizer_row(Path(run.cfg.data.tokenizer))]

@@ -27,6 +27,8 @@ from pgolf.config import EvalConfig
 from pgolf.data.tokenizer import ByteLUT
 from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.plan import BOS_ID
+from pgolf.eval.ttt import eval_ttt_full
+from pgolf.eval.ttt_lora import eval_ttt_lora
 from pgolf.runtime.dist import Runtime
 
 CPU = Runtime(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), distributed=False)
@@ -35,11 +37,7 @@ CPU = Runtime(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), di
 def _run(model, tokens: np.ndarray, e: EvalConfig, seq_len: int, lut: DeviceLUT):
     t = e.ttt
     if t.lora is not None:
-        from pgolf.eval.ttt_lora import eval_ttt_lora
-
         return eval_ttt_lora(model, tokens, seq_len, t, lut, CPU, keep=True, bos_id=BOS_ID).chunks
-    from pgolf.eval.ttt import eval_ttt_full
-
     return eval_ttt_full(model, tokens, seq_len, e.stride, e.doc_aware, t, lut, CPU, max(1, e.batch_tokens),
                          keep=True, bos_id=BOS_ID).chunks
 
