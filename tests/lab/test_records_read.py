@@ -91,3 +91,13 @@ def test_folder_with_nothing_readable(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(PgolfError, match="not a pgolf run summary"):
         read_side(Path(tmp_path))
+
+
+def test_missing_losses_come_from_the_same_seeds_log(tmp_path):
+    (tmp_path / "submission.json").write_text(json.dumps({"seed_results": {
+        "1337": {"val_bpb": 1.12278}, "7": {"val_bpb": 1.13}}}))
+    (tmp_path / "train_seed1337.log").write_text(LOG_2026_03)  # final val_bpb 1.12278022: the same score
+    (tmp_path / "train_seed7.log").write_text(LOG_2026_03)  # a different score: not this seed's figure
+    rows = read_side(tmp_path)
+    assert [(r.seed, r.val_loss) for r in rows] == [("1337", 1.89576235), ("7", None)]
+    assert "val_loss from train_seed1337.log" in rows[0].source

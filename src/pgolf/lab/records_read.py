@@ -15,7 +15,8 @@ keys, and one-seed files (`seed` + `val_bpb`). Numbers may be JSON strings. With
 first of `val_bpb`, `final_val_bpb`, `final_bpb`, `bpb`; its loss (nats per token) the first of `val_loss`,
 `val_loss_nats`, `final_val_loss`. Disclosure blocks (`seed_results_pre_fix`, `…_retracted`, `compliance_rerun`,
 `seed_results_all_runs_disclosure`) are not the submission's scores and are not read.
-When submission.json has no per-seed score (the March records), the folder's logs give one per log, and without
+A per-seed val_loss missing from submission.json is taken from that seed's log when the log's final val_bpb is the
+same (to 5e-6). When submission.json has no per-seed score (the March records), the folder's logs give one per log, and without
 logs its headline `val_bpb` is one value (labelled so). A file that
 cannot be read, or a folder with neither, is one line naming the file.
 """
@@ -152,6 +153,18 @@ def read_logs(folder: Path) -> list[SeedScore]:
     return out
 
 
+def _losses_from_logs(rows: list[SeedScore], logs: list[SeedScore]) -> list[SeedScore]:
+    """Fill a missing val_loss from the same seed's log when that log's final val_bpb is the submission's."""
+    by_seed = {g.seed: g for g in logs}
+    out = []
+    for r in rows:
+        g = by_seed.get(r.seed)
+        if r.val_loss is None and g is not None and g.val_loss is not None and abs(g.val_bpb - r.val_bpb) < 5e-6:
+            r = SeedScore(r.seed, r.val_bpb, g.val_loss, f"{r.source} (val_loss from {Path(g.source).name})")
+        out.append(r)
+    return out
+
+
 def read_run(run_dir: Path) -> SeedScore:
     s, c = read_json(run_dir / "summary.json"), read_json(run_dir / "config.json")
     try:
@@ -181,6 +194,8 @@ def read_side(path: Path) -> list[SeedScore]:
         return [read_run(path)]
     sub = submission_file(path)
     rows = read_submission(sub) if sub is not None else []
+    if rows and any(r.val_loss is None for r in rows):
+        rows = _losses_from_logs(rows, read_logs(path))
     if not rows:
         rows = read_logs(path)
     if not rows and sub is not None:
