@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pgolf.commands import print_json
-from pgolf.errors import PgolfError
+from pgolf.errors import PgolfError, UsageError
 
 
 def _logger(args):
@@ -67,7 +67,7 @@ def cmd_tokenizer(args) -> int:
         model = Path(args.check)
     else:
         if not args.output or not args.vocab:
-            raise PgolfError("pgolf data tokenizer: --vocab N and -o PREFIX are required to train (or --check MODEL)")
+            raise UsageError("pgolf data tokenizer", "--vocab N and -o PREFIX are required to train (or --check MODEL)")
         print(f"tokenizer: training SentencePiece BPE, vocab {args.vocab}, the challenge's spec, on "
               f"{args.max_docs or 'all'} docs of {len(args.input)} input(s)")
         model = train_tokenizer(texts(args.max_docs or None), args.vocab, Path(args.output), num_threads=args.threads)
