@@ -3,6 +3,9 @@ Imports inside the functions are deliberate: torch-free startup (see pgolf.comma
 
 from __future__ import annotations
 
+import itertools
+import json
+import sys
 from pathlib import Path
 
 from pgolf.commands import print_json
@@ -11,8 +14,6 @@ from pgolf.errors import PgolfError, UsageError
 
 def _logger(args):
     """Log lines go to stdout, or to stderr when --json keeps stdout for the JSON document."""
-    import sys
-
     return (lambda m: print(m, file=sys.stderr)) if args.json else print
 
 
@@ -51,8 +52,6 @@ def cmd_fineweb(args) -> int:
 
 
 def cmd_tokenizer(args) -> int:
-    import itertools
-
     from pgolf.data.corpus import check_inputs
     from pgolf.data.tokenizer import (
         audit_tokenizer,
@@ -89,8 +88,6 @@ def cmd_tokenizer(args) -> int:
 
 def iter_texts(paths, text_field: str):
     """Documents for tokenizer training, cleaned as the challenge's trainer does (NUL → space, stripped, no empties)."""
-    import json
-
     from pgolf.data.corpus import iter_batches
 
     for b in iter_batches(paths, [], text_field):

@@ -19,6 +19,7 @@ from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
 from pgolf.data.tokenizer_id import tokenizer_record
 from pgolf.data.train_loader import build_loader
 from pgolf.errors import PgolfError
+from pgolf.eval.batches import speed_line
 from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
@@ -215,6 +216,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"({'within' if within else 'OVER'} the {cfg.artifact.max_bytes:,} cap)")
     log(f"round-trip val_loss {post.val_loss:.4f} | val_bpb {post.val_bpb:.4f} | "
         f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes")
+    if post.speed is not None:
+        log(speed_line(post.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
     summary = {
         "status": "ok" if within else "failed", "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss,
         "val_bpb_prequant": pre.val_bpb,
