@@ -26,6 +26,7 @@ from pgolf.errors import PgolfError
 from pgolf.lab.check_record import check_record
 from pgolf.lab.check_rows import ROWS, CheckLimits, Row
 from pgolf.lab.check_run import check_run
+from pgolf.train.status import require_finished
 
 __all__ = ["ROWS", "CheckLimits", "Row", "check", "check_record", "check_run", "render"]
 
@@ -34,6 +35,8 @@ def check(path: Path, lim: CheckLimits | None = None) -> tuple[list[Row], list[s
     path = Path(path)
     if not path.is_dir():
         raise PgolfError(f"{path}: not a folder (give a pgolf run dir or a records folder)")
+    if (path / "summary.json").is_file():  # a pgolf run: a failed one is refused in one line (issue 16)
+        require_finished(path)
     if (path / "summary.json").is_file() and (path / "config.json").is_file():
         return check_run(path, lim or CheckLimits()), []
     return check_record(path, lim)
