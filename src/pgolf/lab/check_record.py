@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pgolf.errors import PgolfError
 from pgolf.lab.check_rows import (
+    CANONICAL_TRAIN_SHARDS,
     LEAK_TRAIN_SHARDS,
     CheckLimits,
     Row,
@@ -130,12 +131,7 @@ def check_record(folder: Path, lim: CheckLimits | None = None) -> tuple[list[Row
     var = variant(tok_names[0]) if tok_names else None
     rows.append(worst("val_tokens", [val_tokens_row(g.val_tokens, variant(g.tokenizer) or var, g.name)
                                      for g in runs]))
-    shards = [Row("train_shards", "fail" if g.train_shards == LEAK_TRAIN_SHARDS else "pass",
-                  f"{g.name}: train_shards {g.train_shards}" + (" — the #2127 rebuild with 10,000 val docs: 80% of "
-                                                                 "the val docs were trained on"
-                                                                 if g.train_shards == LEAK_TRAIN_SHARDS else ""))
-              if g.train_shards is not None else Row("train_shards", "unknown", f"{g.name}: train_shards not logged")
-              for g in runs]
+    shards = [shards_row(g, variant(g.tokenizer) or var) for g in runs]
     rows.append(worst("train_shards", shards))
     rows.append(Row("overlap", "unknown", "a records folder carries no data manifest (the train_shards row catches "
                                           "the known #2127 leak)"))
@@ -145,6 +141,22 @@ def check_record(folder: Path, lim: CheckLimits | None = None) -> tuple[list[Row
         "tokenizer", "unknown", f"no tokenizer .model in the folder (logs name {tok_names[0]})" if tok_names
         else "no tokenizer .model in the folder"))
     return rows, notes
+
+
+def shards_row(g: LogFacts, var: str | None) -> Row:
+    """1499 = the #2127 leak; for CaseOps any count but the canonical HF data's 80 is a local rebuild (SPEC_FRONTIER
+    §7: "check that the log shows train_shards: 80") whose val split the log cannot show."""
+    n = g.train_shards
+    if n is None:
+        return Row("train_shards", "unknown", f"{g.name}: train_shards not logged")
+    if n == LEAK_TRAIN_SHARDS:
+        return Row("train_shards", "fail", f"{g.name}: train_shards {n} — the #2127 rebuild with 10,000 val docs: "
+                                           f"80% of the val docs were trained on")
+    want = CANONICAL_TRAIN_SHARDS.get(var or "")
+    if want is not None and n != want:
+        return Row("train_shards", "unknown", f"{g.name}: train_shards {n}, not the canonical {want} of {var}: a local "
+                                              f"rebuild; whether val docs leaked depends on its --val-docs")
+    return Row("train_shards", "pass", f"{g.name}: train_shards {n}")
 
 
 def _sub_artifact(sub: dict, code, lim: CheckLimits) -> Row:
