@@ -145,7 +145,7 @@ def check_record(folder: Path, lim: CheckLimits | None = None) -> tuple[list[Row
 
 def shards_row(g: LogFacts, var: str | None) -> Row:
     """1499 = the #2127 leak; for CaseOps any count but the canonical HF data's 80 is a local rebuild (SPEC_FRONTIER
-    §7: "check that the log shows train_shards: 80") whose val split the log cannot show."""
+    §7: "check that the log shows train_shards: 80") is a partial download or a local rebuild: unknown."""
     n = g.train_shards
     if n is None:
         return Row("train_shards", "unknown", f"{g.name}: train_shards not logged")
@@ -154,8 +154,8 @@ def shards_row(g: LogFacts, var: str | None) -> Row:
                                            f"80% of the val docs were trained on")
     want = CANONICAL_TRAIN_SHARDS.get(var or "")
     if want is not None and n != want:
-        return Row("train_shards", "unknown", f"{g.name}: train_shards {n}, not the canonical {want} of {var}: a local "
-                                              f"rebuild; whether val docs leaked depends on its --val-docs")
+        return Row("train_shards", "unknown", f"{g.name}: train_shards {n}, not the canonical {want} of {var}: a partial "
+                                              f"download or a local rebuild — the log cannot show its val split")
     return Row("train_shards", "pass", f"{g.name}: train_shards {n}")
 
 
