@@ -29,16 +29,24 @@ from pgolf.lab.records_read import log_files, submission_file
 CODE_SUFFIXES = (".py", ".c", ".cc", ".cpp", ".cu", ".h")
 
 
+def _names(p: Path, text: str) -> bool:
+    return p.name in text or bool(re.search(rf"^\s*(?:import|from)\s+{re.escape(p.stem)}\b", text, re.M))
+
+
 def shipped_code(folder: Path) -> tuple[int, list[str]] | None:
-    """Bytes of train_gpt.py plus the folder's code files it names (imports, C sources), or None without it."""
+    """Bytes of train_gpt.py plus the folder's code files it names, directly or through a file it names (imports,
+    C sources: #2135's train_gpt.py → online_ngram_tilt.py → online_ngram_state.c), or None without train_gpt.py."""
     main = folder / "train_gpt.py"
     if not main.is_file():
         return None
-    text = main.read_text(errors="replace")
-    files = [main] + [p for p in sorted(folder.iterdir()) if p.is_file() and p != main and
-                      p.suffix in CODE_SUFFIXES and (p.name in text or re.search(
-                          rf"^\s*(?:import|from)\s+{re.escape(p.stem)}\b", text, re.M))]
-    return sum(p.stat().st_size for p in files), [p.name for p in files]
+    others = [p for p in sorted(folder.iterdir()) if p.is_file() and p != main and p.suffix in CODE_SUFFIXES]
+    files, texts = [main], [main.read_text(errors="replace")]
+    while True:
+        new = [p for p in others if p not in files and any(_names(p, t) for t in texts)]
+        if not new:
+            return sum(p.stat().st_size for p in files), [p.name for p in files]
+        files += new
+        texts += [p.read_text(errors="replace") for p in new]
 
 
 def _seed_result(sub: dict, log: LogFacts) -> dict:
