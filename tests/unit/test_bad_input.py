@@ -68,6 +68,8 @@ def cases(p) -> dict[str, list[list[str]]]:
             [], [m, "--out", out_of("e1")], [f, "--out", out_of("e2")], [d, "--out", out_of("e3")],
             [p["run"], "--out", out_of("e4")], [d, "--out", u], [d, "--out", out_of("e5"), "--track", "nope"],
         ],
+        "stats": [[], [d], ["--frobnicate"], [m, "--vs", d], [f, "--vs", d], [d, "--vs", d], [p["run"], "--vs", d]],
+        "check": [[], ["--frobnicate"], [m], [f], [d], [p["run"]]],
     }
 
 
@@ -76,7 +78,7 @@ def all_cases():
 
 
 CASE_COUNTS = {"demo": 6, "train": 10, "eval": 8, "recipes": 4, "keys": 2, "data": 12, "size": 7, "bundle": 10,
-               "export": 7}
+               "export": 7, "stats": 7, "check": 6}
 
 
 def test_every_verb_has_cases(paths):
