@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from pgolf.eval.bpb import BpbAccumulator
 from pgolf.eval.plan import Window
+from pgolf.runtime.progress import bar
 
 MIN_BUCKET = 64
 
@@ -111,13 +112,16 @@ class WindowScorer:
         return dt
 
     @torch.inference_mode()
-    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False) -> list[Tensor]:
+    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False,
+              progress: bool = True) -> list[Tensor]:
         """Score `wins` (any lengths ≤ T) on `stream` (integer ids, on device). keep → per-window NLL of the scored
-        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping)."""
+        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping). progress → a bar of windows
+        (rank 0, terminal only; TTT, which scores chunk by chunk, draws its own bar over chunks instead)."""
         groups: dict[int, list[int]] = {}
         for i, w in enumerate(wins):
             groups.setdefault(bucket_length(w.length, self.seq_len), []).append(i)
         kept: list[Tensor | None] = [None] * len(wins) if keep else []
+        shown = bar(desc="eval", total=len(wins), unit="win", enabled=progress)
         for L, ids in sorted(groups.items()):
             rows = self.rows(L)
             table = torch.tensor([wins[i] for i in ids], dtype=torch.int64).to(stream.device)
@@ -129,4 +133,6 @@ class WindowScorer:
                 if keep:
                     for r, i in enumerate(part):
                         kept[i] = nll[r][mask[r]].cpu()
+                shown.update(len(part))
+        shown.close()
         return kept

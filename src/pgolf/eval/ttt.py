@@ -32,6 +32,7 @@ from pgolf.eval.score_first import Ledger, Released, ScoredChunk, score_first
 from pgolf.eval.scorer import WindowScorer
 from pgolf.eval.sliding import device_stream
 from pgolf.runtime.dist import Runtime, all_reduce_
+from pgolf.runtime.progress import bar
 
 
 @dataclass
@@ -150,7 +151,7 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
     model.eval()
 
     def score(stream: Tensor, wins: list[Window]) -> list[Tensor]:
-        return scorer.score(stream, split_for_rank(wins, rt.rank, rt.world_size), acc, keep=keep)
+        return scorer.score(stream, split_for_rank(wins, rt.rank, rt.world_size), acc, keep=keep, progress=False)
 
     def adapt(released: Released) -> None:
         t0 = time.perf_counter()
@@ -166,7 +167,8 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
             stats["warmup_seconds"] = (scorer.warmup(scorer.shapes(plan), V)
                                        + scorer.warmup({(-(-step_rows // rt.world_size), L)}, V, grad=True))
         opt = make_optimizer(params, t)
-        for chunk in score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt):
+        for chunk in bar(score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt), "eval TTT",
+                         total=len(chunks), unit="chunk"):
             if keep:
                 kept.append(chunk)
     finally:

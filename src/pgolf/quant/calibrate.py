@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from pgolf.config import Config
 from pgolf.errors import PgolfError
 from pgolf.model.layers import CastedLinear
+from pgolf.runtime.progress import bar
 
 
 @torch.no_grad()
@@ -63,7 +64,7 @@ def collect_hessians(model: nn.Module, batches: Iterable[Tensor], autocast=None,
     was_training = model.training
     model.eval()
     try:
-        for idx in batches:
+        for idx in bar(batches, "gptq calibration", unit="batch"):
             if autocast is not None:
                 with autocast():
                     run(idx)

@@ -20,6 +20,7 @@ from torch import Tensor
 from pgolf.config import Config, QuantConfig, QuantRule
 from pgolf.errors import PgolfError
 from pgolf.quant.rtn import IntSpec, dequantize, quantize
+from pgolf.runtime.progress import bar
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _PASS = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}
@@ -102,7 +103,7 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
     policy.check_covers(sd)
     tensors: dict[str, Tensor] = {}
     meta: dict[str, dict] = {}
-    for name, t in sd.items():
+    for name, t in bar(sd.items(), "export (quantize)", total=len(sd), unit="tensor"):
         t = t.detach().cpu().contiguous()
         rule = policy.rule_for(name, t)
         info: dict = {"dtype": _dtype_name(t.dtype), "shape": list(t.shape)}
