@@ -7,6 +7,7 @@ import io
 import pytest
 
 import pgolf.runtime.progress as P
+from pgolf.data.progress import ByteProgress
 
 
 class FakeTTY(io.StringIO):
@@ -32,7 +33,7 @@ def test_bars_quiet_on_other_ranks(monkeypatch):
 @pytest.mark.parametrize("tty", [True, False])
 def test_byte_progress(tty):
     s = FakeTTY() if tty else io.StringIO()
-    b = P.ByteProgress("fineweb", 0, stream=s, mininterval=0)  # draw every update (no rate limit in a test)
+    b = ByteProgress("fineweb", 0, stream=s, mininterval=0)  # draw every update (no rate limit in a test)
     b.total = 2_000_000
     b.advance_bytes(1_000_000)
     b.set(files=3, tokens=12345)
@@ -44,5 +45,5 @@ def test_byte_progress(tty):
     else:
         assert out == ""
     off = FakeTTY()
-    P.ByteProgress("x", 10, stream=off, enabled=False).advance_bytes(5)  # --no-progress: nothing, even at a tty
+    ByteProgress("x", 10, stream=off, enabled=False).advance_bytes(5)  # --no-progress: nothing, even at a tty
     assert off.getvalue() == ""

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
+from pgolf.data.progress import ByteProgress
 from pgolf.data.shards import header_bytes, write_shard
 from pgolf.data.verify import BUILD_FORMAT, sha256_file
 from pgolf.errors import PgolfError
-from pgolf.runtime.progress import ByteProgress
 
 _SP = None
 BATCH_BYTES = 1 << 18  # text per worker task: small enough to balance the cores, large enough to amortise IPC

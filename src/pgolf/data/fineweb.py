@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pgolf.data.hub import download, make_hub
+from pgolf.data.progress import ByteProgress
 from pgolf.data.shards import read_header
 from pgolf.errors import PgolfError
-from pgolf.runtime.progress import ByteProgress
 
 RECORD = ".pgolf-download.json"
 

@@ -2,8 +2,7 @@
 
 A bar draws only on rank 0 (torch.distributed's rank when a group is up) and only when its stream (stderr) is a
 terminal: logs, CI and the other ranks see nothing, so bars never interleave with the run log. The run log keeps
-its own lines; a bar is a view, never the record. `ByteProgress` keeps the interface the data commands use
-(advance_bytes, set(**counters), a settable total, done).
+its own lines; a bar is a view, never the record. (The data commands' byte bars: pgolf.data.progress.)
 """
 
 from __future__ import annotations
@@ -28,30 +27,3 @@ def bar(iterable=None, desc: str = "", total: int | None = None, unit: str = "it
     stream = stream if stream is not None else sys.stderr
     return tqdm(iterable, desc=desc, total=total, unit=unit, file=stream, leave=False, dynamic_ncols=True,
                 disable=not (enabled and bars_enabled(stream)), **kw)
-
-
-class ByteProgress:
-    """Bytes through a download or a corpus build, with named counters (docs, tokens, files) in the postfix."""
-
-    def __init__(self, label: str, total_bytes: int = 0, stream=None, enabled: bool = True, **kw):
-        self._bar = bar(desc=label, total=total_bytes or None, unit="B", enabled=enabled, stream=stream,
-                        unit_scale=True, unit_divisor=1000, **kw)
-        self.enabled = not self._bar.disable
-
-    @property
-    def total(self) -> int:
-        return int(self._bar.total or 0)
-
-    @total.setter
-    def total(self, n: int) -> None:
-        self._bar.total = n or None
-        self._bar.refresh()
-
-    def advance_bytes(self, n: int) -> None:
-        self._bar.update(n)
-
-    def set(self, **counters: float) -> None:
-        self._bar.set_postfix({k: f"{v:,.0f}" for k, v in counters.items()})
-
-    def done(self) -> None:
-        self._bar.close()
