@@ -9,7 +9,7 @@ import pytest
 from pgolf.cli import main
 from pgolf.config import override
 from pgolf.lab.bench import SyntheticBatches, format_table, run_bench
-from pgolf.lab.flops import model_flops
+from pgolf.model.flops import model_flops
 from pgolf.recipes import get_recipe, tiny
 from pgolf.runtime.log import duration, eta_seconds, step_line
 

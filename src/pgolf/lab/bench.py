@@ -5,12 +5,12 @@ Builds the recipe's model and optimizers exactly as `pgolf train` does (same com
 compute does not depend on the token values), and measures on one rank:
 * compile: the wall time of the first step (compilation + first run; "warmup" when compile is off);
 * ms/step: the median of `steps` timed steps after two warmup steps (device synchronised around each), tokens/s;
-* FLOPs/token from the config (`pgolf.lab.flops`, attention counted full and causal), achieved FLOP/s, MFU against
-  the dense bf16 peak of the device (`DEVICE_PEAKS`; none on CPU: FLOP/s only);
+* FLOPs/token from the config (`pgolf.model.flops`, attention counted full and causal), achieved FLOP/s, MFU against
+  the dense bf16 peak of the device (`pgolf.runtime.devices`; none on CPU: FLOP/s only);
 * peak memory: CUDA max allocated, or on CPU the process's peak resident set (ru_maxrss);
 * dynamo: graph breaks (with the first reason), graphs compiled, and recompiles (graphs compiled after warmup);
 * the split: `split_steps` extra steps timed phase by phase — forward, backward, optimizer (clip + every step).
-The training log prints the same FLOPs/token and peak at start and MFU in its step lines (`pgolf.lab.flops`).
+The training log prints the same FLOPs/token and peak at start and MFU in its step lines (`pgolf.model.flops`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
-from pgolf.lab.flops import device_peak, flops_summary, mfu
+from pgolf.model.flops import flops_summary
+from pgolf.runtime.devices import device_peak, mfu
 
 
 class SyntheticBatches:
@@ -119,7 +120,7 @@ def run_bench(cfg, steps: int = 10, split_steps: int = 3) -> dict:
     med = statistics.median(times)
     tok_s = t.batch_tokens / med
     device_name = torch.cuda.get_device_name(rt.device) if rt.is_cuda else None
-    fl = flops_summary(cfg, model.looping)
+    fl = flops_summary(cfg.model, t.seq_len, model.looping)
     peak = device_peak(device_name)
     if rt.is_cuda:
         mem, mem_kind = torch.cuda.max_memory_allocated(rt.device), "CUDA max allocated"

@@ -45,7 +45,7 @@ class Hooks:
     parts: object | None = None  # checkpoint.Resumable
     start_step: int = 0
     start_elapsed: float = 0.0
-    flops_per_token: float = 0.0  # model training FLOPs/token (pgolf.lab.flops) and the device's dense bf16 peak:
+    flops_per_token: float = 0.0  # model training FLOPs/token (pgolf.model.flops) and the device's dense bf16 peak:
     peak_flops: float = 0.0  # with both known the step line shows the MFU
 
 

@@ -1,4 +1,4 @@
-"""Model FLOPs counted from the config, and the dense bf16 peak of known devices (for MFU).
+"""Model FLOPs counted from the config, and the log lines that put them beside the device's peak (MFU).
 
 Idea: every FLOP of a pgolf GPT that matters is a matmul: the linear layers (2·in·out per token) and the two
 attention products q·kᵀ and p·v (2·T·D each per query and head). One forward+backward is 3× the forward (the
@@ -9,9 +9,9 @@ softcap, activations, cross entropy) and embedding lookups are not counted, as i
 Attention is counted two ways and every figure says which: "full" counts the whole T×T score matrix — what a plain
 SDPA/math kernel computes and what `torch.utils.flop_counter` reports (so the test can check the count exactly);
 "causal" counts only the lower triangle (T(T+1)/2 query-key pairs), what a causal FlashAttention kernel really does.
-MFU is quoted on the "full" count (the usual convention) unless asked otherwise.
+MFU is quoted on the "full" count (the usual convention) against pgolf.runtime.devices' dense bf16 peaks.
 
-Invariant (tests/lab/test_flops.py): `model_flops(cfg.model, T).train("full")` equals flop_counter's total for one
+Invariant (tests/model/test_flops.py): `model_flops(cfg.model, T).train("full")` equals flop_counter's total for one
 forward+backward of the full-size model at batch 1 × T on the meta device, for every registered recipe.
 Recurrence: the looped schedule (the graph training ends on and is exported) unless `looping=False`.
 """
@@ -19,6 +19,8 @@ Recurrence: the looped schedule (the graph training ends on and is exported) unl
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from pgolf.runtime.devices import device_peak, mfu
 
 ATTENTION_MODES = ("full", "causal")
 
@@ -82,42 +84,9 @@ def model_flops(m, seq_len: int, looping: bool = True) -> ModelFlops:
     return ModelFlops(T, linear, full, causal, len(order))
 
 
-# Dense (no sparsity) bf16 tensor-core peaks, FLOP/s, from the vendors' datasheets. First match wins, so the more
-# specific names come first. CPU has no entry: FLOP/s only, no MFU.
-DEVICE_PEAKS: tuple[tuple[tuple[str, ...], str, float], ...] = (
-    (("H100", "PCIE"), "H100 PCIe", 756e12),
-    (("H100", "NVL"), "H100 NVL", 835e12),
-    (("H100",), "H100 SXM", 989e12),
-    (("GH200",), "GH200", 989e12),
-    (("H200", "NVL"), "H200 NVL", 835e12),
-    (("H200",), "H200 SXM", 989e12),
-    (("B200",), "B200", 2250e12),
-    (("A100",), "A100", 312e12),
-    (("L40S",), "L40S", 362e12),
-    (("L4",), "L4", 121e12),
-    (("4090",), "RTX 4090", 165e12),
-)
-
-
-def device_peak(name: str | None) -> tuple[str, float] | None:
-    """(table name, dense bf16 FLOP/s) for a device name as torch reports it, or None when unknown/CPU."""
-    if not name:
-        return None
-    up = name.upper()
-    for keys, label, peak in DEVICE_PEAKS:
-        if all(k in up for k in keys):
-            return label, peak
-    return None
-
-
-def mfu(flops_per_token: float, tokens_per_s: float, peak: float) -> float:
-    """Model FLOPs utilisation: achieved model FLOP/s over the device's peak."""
-    return flops_per_token * tokens_per_s / peak
-
-
-def flops_summary(cfg, looping: bool = True) -> dict:
-    """Training FLOPs/token of a Config at its train.seq_len, attention full and causal."""
-    f = model_flops(cfg.model, cfg.train.seq_len, looping=looping)
+def flops_summary(m, seq_len: int, looping: bool = True) -> dict:
+    """Training FLOPs/token of ModelConfig m at `seq_len`, attention full and causal."""
+    f = model_flops(m, seq_len, looping=looping)
     return {"flops_per_token": f.per_token("full"), "flops_per_token_causal": f.per_token("causal"),
             "attention_count": "full", "slots": f.slots}
 
@@ -130,18 +99,18 @@ def flop_units(x: float) -> str:
     return f"{x:.0f} FLOP"
 
 
-def header_line(cfg, device_name: str | None, looping: bool = True) -> str:
+def header_line(m, seq_len: int, device_name: str | None, looping: bool = True) -> str:
     """The FLOPs line the training log prints at start (the numbers `pgolf bench` reports)."""
-    s = flops_summary(cfg, looping)
+    s = flops_summary(m, seq_len, looping)
     peak = device_peak(device_name)
     p = f"{peak[0]} dense bf16 peak {peak[1] / 1e12:.0f} TFLOP/s" if peak else "no peak known (FLOP/s only, no MFU)"
     return (f"flops {flop_units(s['flops_per_token'])}/token fwd+bwd (attention full T×T; causal triangle "
             f"{flop_units(s['flops_per_token_causal'])}) | {s['slots']} block slots | {p}")
 
 
-def mfu_line(cfg, device_name: str | None, tokens_per_s: float, looping: bool = True) -> str:
+def mfu_line(m, seq_len: int, device_name: str | None, tokens_per_s: float, looping: bool = True) -> str:
     """Achieved model FLOP/s (and MFU where the peak is known) at a measured throughput."""
-    fpt = flops_summary(cfg, looping)["flops_per_token"]
+    fpt = flops_summary(m, seq_len, looping)["flops_per_token"]
     peak = device_peak(device_name)
     achieved = fpt * tokens_per_s
     tail = f" | MFU {100 * mfu(fpt, tokens_per_s, peak[1]):.1f}% of {peak[0]}" if peak else ""

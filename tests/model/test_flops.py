@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from pgolf.lab.flops import device_peak, mfu, model_flops
+from pgolf.model.flops import model_flops
 from pgolf.model.gpt import GPT
 from pgolf.recipes import REGISTRY, get_recipe
+from pgolf.runtime.devices import device_peak, mfu
 
 
 def counted_train_flops(model_cfg, seq_len: int, looping: bool | None = None) -> int:
