@@ -2,7 +2,8 @@
 
 Builds the recipe's model and optimizers exactly as `pgolf train` does (same compile policy: `torch.compile` when
 `train.compile` and CUDA), feeds synthetic uniform tokens of the recipe's batch shape (no data needed: the step's
-compute does not depend on the token values), and measures on one rank:
+compute does not depend on the token values; late QAT, off at the start of a run, is not switched on), and measures
+on one rank:
 * compile: the wall time of the first step (compilation + first run; "warmup" when compile is off);
 * ms/step: the median of `steps` timed steps after two warmup steps (device synchronised around each), tokens/s;
 * FLOPs/token from the config (`pgolf.model.flops`, attention counted full and causal), achieved FLOP/s, MFU against

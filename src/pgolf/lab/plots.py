@@ -53,7 +53,7 @@ def _curves(axes, run: RunData, label: str | None = None, color=None) -> None:
 
 
 def _curve_axes(plt, title: str):
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained")
     for col, xl in enumerate(("step", "training wallclock (s)")):
         axes[0][col].set_title(f"train loss vs {xl.split(' (')[0]}")
         axes[1][col].set_title(f"val bpb vs {xl.split(' (')[0]}")
@@ -81,7 +81,7 @@ def report_plots(run: RunData, sched: dict | None, budget: dict | None, gap: lis
     out.append(_save(fig, run.path / "curves.png"))
 
     if sched is not None:
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
         for ax, key, title in zip(axes, ("lr_scale", "muon_momentum", "wd_scale"),
                                   ("lr scale (× base lr)", "Muon momentum", "weight-decay multiplier")):
             ax.plot(sched["step"], sched[key], lw=1.4, label="config (recomputed)")
@@ -96,7 +96,7 @@ def report_plots(run: RunData, sched: dict | None, budget: dict | None, gap: lis
         out.append(_save(fig, run.path / "schedules.png"))
 
     if budget is not None:
-        fig, ax = plt.subplots(figsize=(9, 3.2))
+        fig, ax = plt.subplots(figsize=(9, 3.2), layout="constrained")
         parts = list(budget["groups"].items()) + ([("code", budget["code_bytes"])] if budget["code_bytes"] else [])
         left = 0
         for i, (g, b) in enumerate(parts):
@@ -113,7 +113,7 @@ def report_plots(run: RunData, sched: dict | None, budget: dict | None, gap: lis
 
     measured = [(st, b) for st, b in gap if b is not None]
     if measured:
-        fig, ax = plt.subplots(figsize=(7, 3.6))
+        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
         names, vals = zip(*measured)
         bars = ax.bar(range(len(vals)), vals, color=[f"C{i}" for i in range(len(vals))])
         for bar, v in zip(bars, vals):
@@ -133,7 +133,7 @@ def report_plots(run: RunData, sched: dict | None, budget: dict | None, gap: lis
 def compare_plot(runs: list[RunData], out_path: Path, by: str) -> str:
     """Every run's train loss and val bpb overlaid against `by`: "step" or "time" (training wallclock)."""
     plt = _pyplot()
-    fig, (a_loss, a_bpb) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, (a_loss, a_bpb) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
     col = 0 if by == "step" else 1
     for i, run in enumerate(runs):
         s, t, loss = run.series("loss")
