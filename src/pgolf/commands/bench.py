@@ -9,7 +9,7 @@ from pgolf.errors import PgolfError
 
 
 def cmd_bench(args) -> int:
-    from pgolf.lab.bench import format_table, run_bench
+    from pgolf.lab.bench import format_table, run_bench  # heavy (torch), cold path: not imported at startup
 
     if args.steps < 1:
         raise PgolfError(f"--steps: expected a positive number of timed steps, got {args.steps}")

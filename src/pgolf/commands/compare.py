@@ -10,10 +10,10 @@ from pgolf.commands import print_json
 
 
 def cmd_compare(args) -> int:
-    from pgolf.lab import plots
-    from pgolf.lab.compare import compare_rows, format_rows
-    from pgolf.lab.report import PLOT_HINT
-    from pgolf.lab.rundata import load_run
+    from pgolf.lab import plots  # heavy (torch), cold path: not imported at startup
+    from pgolf.lab.compare import compare_rows, format_rows  # cold path, as above
+    from pgolf.lab.report import PLOT_HINT  # cold path, as above
+    from pgolf.lab.rundata import load_run  # cold path, as above
 
     runs = [load_run(p) for p in args.runs]
     rows = compare_rows(runs)

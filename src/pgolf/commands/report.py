@@ -7,7 +7,7 @@ import sys
 
 
 def cmd_report(args) -> int:
-    from pgolf.lab.report import make_report
+    from pgolf.lab.report import make_report  # heavy (torch), cold path: not imported at startup
 
     out, plots, note = make_report(args.run_dir)
     print(f"report: {out}" + (f" | plots: {', '.join(plots)}" if plots else ""))

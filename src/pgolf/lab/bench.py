@@ -22,9 +22,15 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch._dynamo.utils import counters
 
 from pgolf.model.flops import flops_summary
+from pgolf.optim.clip import clip_global_
 from pgolf.runtime.devices import device_peak, mfu
+from pgolf.runtime.dist import init_runtime
+from pgolf.train.distributed import setup_optimization
+from pgolf.train.loop import make_step_fn
+from pgolf.train.run import build_model
 
 
 class SyntheticBatches:
@@ -59,14 +65,6 @@ class _Timer:
 
 
 def run_bench(cfg, steps: int = 10, split_steps: int = 3) -> dict:
-    from torch._dynamo.utils import counters
-
-    from pgolf.optim.clip import clip_global_
-    from pgolf.runtime.dist import init_runtime
-    from pgolf.train.distributed import setup_optimization
-    from pgolf.train.loop import make_step_fn
-    from pgolf.train.run import build_model
-
     t = cfg.train
     rt = init_runtime(t.device)
     accum = t.grad_accum  # one rank runs every micro-batch of the step

@@ -18,17 +18,17 @@ from pgolf.lab.rundata import RunData
 
 def matplotlib_available() -> bool:
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  optional dependency (the [plot] extra): probed, never required
     except ImportError:
         return False
     return True
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # optional dependency (the [plot] extra), imported only when plotting
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg"): no display needed
 
     return plt
 

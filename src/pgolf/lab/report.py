@@ -19,8 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pgolf.artifact.pack import write_atomic
+from pgolf.artifact.size import breakdown
+from pgolf.config import Config, from_dict
 from pgolf.errors import PgolfError
+from pgolf.lab import plots as P
 from pgolf.lab.rundata import RunData, load_run
+from pgolf.optim.schedule import lr_scale, muon_momentum, wd_scale
 
 PLOT_HINT = "matplotlib is not installed: pip install 'pgolf[plot]' for the PNG plots"
 
@@ -29,9 +33,6 @@ def schedules(run: RunData) -> dict | None:
     """{step, elapsed_s, lr_scale, muon_momentum, wd_scale} lists recomputed from config.json, or None without it."""
     if run.config is None or not run.train:
         return None
-    from pgolf.config import Config, from_dict
-    from pgolf.optim.schedule import lr_scale, muon_momentum, wd_scale
-
     try:
         cfg = from_dict(Config, run.config)
     except (TypeError, ValueError, KeyError, PgolfError) as e:
@@ -39,10 +40,12 @@ def schedules(run: RunData) -> dict | None:
     last = int(run.train[-1]["step"])
     steps = list(range(last))
     elapsed = run.elapsed_at(steps)
+    it, cap, o, sc = cfg.train.iterations, cfg.train.max_wallclock_seconds, cfg.optim, cfg.schedule
     return {"step": steps, "elapsed_s": list(map(float, elapsed)),
-            "lr_scale": [lr_scale(s, float(t), cfg) for s, t in zip(steps, elapsed)],
-            "muon_momentum": [muon_momentum(s, cfg) for s in steps],
-            "wd_scale": [wd_scale(s, float(t), cfg) for s, t in zip(steps, elapsed)]}
+            "lr_scale": [lr_scale(s, float(t), sc, it, cap) for s, t in zip(steps, elapsed)],
+            "muon_momentum": [muon_momentum(s, o.muon_momentum, o.muon_momentum_warmup_start,
+                                            o.muon_momentum_warmup_steps) for s in steps],
+            "wd_scale": [wd_scale(s, float(t), sc.wd_taper, it, cap) for s, t in zip(steps, elapsed)]}
 
 
 def byte_budget(run: RunData) -> dict | None:
@@ -53,8 +56,6 @@ def byte_budget(run: RunData) -> dict | None:
         path = run.path / "model.pga"  # the run directory moved since: its own artifact
     if not path.is_file():
         return None
-    from pgolf.artifact.size import breakdown
-
     b = breakdown(path)
     groups = {g: v["compressed_bytes"] for g, v in b["groups"].items() if v["compressed_bytes"] > 0}
     return {"path": str(path), "groups": groups, "model_bytes": b["model_bytes"],
@@ -145,8 +146,6 @@ def make_report(run_dir: str | Path) -> tuple[Path, list[str], str | None]:
     """Write report.md (and the PNGs when matplotlib is importable) → (report path, PNG names, note or None)."""
     run = load_run(run_dir)
     sched, budget, gap = schedules(run), byte_budget(run), quant_gap(run)
-    from pgolf.lab import plots as P
-
     plots, note = [], None
     if P.matplotlib_available():
         plots = P.report_plots(run, sched, budget, gap)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pgolf.model.features.recurrence import virtual_order
 from pgolf.runtime.devices import device_peak, mfu
 
 ATTENTION_MODES = ("full", "causal")
@@ -62,8 +63,6 @@ def _block_linear_macs(m, layer: int) -> int:
 
 def model_flops(m, seq_len: int, looping: bool = True) -> ModelFlops:
     """Count the forward FLOPs of `ModelConfig` m on one sequence of `seq_len` tokens."""
-    from pgolf.model.features.recurrence import virtual_order
-
     T, d, V = seq_len, m.model_dim, m.vocab_size
     order = virtual_order(m.num_layers, m.recurrence) if (looping and m.recurrence is not None) \
         else list(range(m.num_layers))
