@@ -59,6 +59,20 @@ def test_schedules_recomputed_equal_the_logged_ones(run_dir):
     assert set(sched["wd_scale"]) == {1.0}  # no taper block: constant
 
 
+def test_training_log_carries_the_bench_numbers(run_dir):
+    """The FLOPs line at the start of train.log is the one `pgolf bench` computes; the step lines carry an ETA."""
+    from pgolf.config import Config, from_dict
+    from pgolf.model.flops import header_line
+
+    cfg = from_dict(Config, json.loads((run_dir / "config.json").read_text()))
+    log = (run_dir / "train.log").read_text().splitlines()
+    head = header_line(cfg.model, cfg.train.seq_len, None)
+    assert head in log[:8] and "attention full" in head
+    steps = [line for line in log if line.startswith("step ")]
+    assert steps and all(" | eta " in line for line in steps) and steps[-1].endswith("eta 0s")
+    assert any(line.startswith("model ") and "FLOP/s (attention full)" in line for line in log)
+
+
 def test_val_points_sit_on_the_training_clock(run_dir):
     run = load_run(run_dir)
     assert [r["step"] for r in run.val] == [3]
