@@ -8,10 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pgolf.artifact.records import export
 
 import pgolf.eval.ttt as ttt_mod
 import pgolf.lab.check_run as check_run
+from pgolf.artifact.records import export
 from pgolf.cli import main
 from pgolf.config import Config, config_hash, from_dict, override, to_dict
 from pgolf.errors import PgolfError
