@@ -10,6 +10,8 @@ on one rank:
   the dense bf16 peak of the device (`pgolf.runtime.devices`; none on CPU: FLOP/s only);
 * peak memory: CUDA max allocated, or on CPU the process's peak resident set (ru_maxrss);
 * dynamo: graph breaks (with the first reason), graphs compiled, and recompiles (graphs compiled after warmup);
+  the model compiles with fullgraph=True as in training (a break there is an error, not a count), so the break count
+  covers the other compiled code (Muon's orthogonalize);
 * the split: `split_steps` extra steps timed phase by phase — forward, backward, optimizer (clip + every step).
 The training log prints the same FLOPs/token and peak at start and MFU in its step lines (`pgolf.model.flops`).
 """
