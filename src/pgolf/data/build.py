@@ -31,7 +31,7 @@ import numpy as np
 
 from pgolf.data.checksum import sha256_file
 from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
-from pgolf.data.progress import Progress
+from pgolf.data.progress import ByteProgress
 from pgolf.data.shards import header_bytes, write_shard
 from pgolf.data.tokenizer import check_byte_accounting, load_sentencepiece
 from pgolf.data.verify import BUILD_FORMAT
@@ -176,7 +176,7 @@ def _batches_encoded(batches, tokenizer: Path, workers: int, text_field: str):
 def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens, workers, text_field,
          allow_duplicates, log, show, sp) -> dict:
     stats: list[InputStats] = []
-    bar = Progress("build", total_bytes(docs), enabled=show)
+    bar = ByteProgress("build", total_bytes(docs), enabled=show)
     writers = {"val": _SplitWriter(tmp, "val", shard_tokens, val_tokens),
                "train": _SplitWriter(tmp, "train", shard_tokens, train_tokens)}
     val_hashes: set[bytes] = set()

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from pgolf.eval.batches import BatchStats, row_buckets, split_rows
 from pgolf.eval.bpb import BpbAccumulator
 from pgolf.eval.plan import Window
+from pgolf.runtime.progress import bar
 
 MIN_BUCKET = 64
 # eager CPU batches hold at most this many positions: beyond a few thousand, a batch only adds memory traffic
@@ -145,12 +146,15 @@ class WindowScorer:
         return dt
 
     @torch.inference_mode()
-    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False) -> list[Tensor]:
+    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False,
+              progress: bool = True) -> list[Tensor]:
         """Score `wins` (any lengths ≤ T) on `stream` (integer ids, on device). keep → per-window NLL of the scored
-        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping)."""
+        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping). progress → a bar of windows
+        (rank 0, terminal only; TTT, which scores chunk by chunk, draws its own bar over chunks instead)."""
         t0 = time.perf_counter()
         kept: list[Tensor | None] = [None] * len(wins) if keep else []
         table = torch.tensor(wins, dtype=torch.int64).view(-1, 3).to(stream.device)
+        shown = bar(desc="eval", total=len(wins), unit="win", enabled=progress)
         for rows, L, part in self.plan(wins):
             x, y, mask = window_batch(stream, table[torch.tensor(part, device=stream.device)], rows, L)
             nll = self.losses(x, y).float()
@@ -160,6 +164,8 @@ class WindowScorer:
             if keep:
                 for r, i in enumerate(part):
                     kept[i] = nll[r][mask[r]].cpu()
+            shown.update(len(part))
+        shown.close()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.stats.seconds += time.perf_counter() - t0

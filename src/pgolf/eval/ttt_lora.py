@@ -33,6 +33,7 @@ from pgolf.eval.scorer import WindowScorer, bucket_length, window_batch
 from pgolf.eval.sliding import device_stream
 from pgolf.eval.ttt import TTTResult, make_optimizer
 from pgolf.runtime.dist import Runtime
+from pgolf.runtime.progress import bar
 
 EMPTY = Window(0, 0, 0)
 LORA_LR = 1e-3
@@ -116,7 +117,7 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
             shapes = {(S, length(ch)) for b in batches for ch in slot_chunks(b, S, T, C)}
             V = model.cfg.vocab_size
             stats["warmup_seconds"] = scorer.warmup(shapes, V) + scorer.warmup(shapes, V, grad=True)
-        for batch in batches:
+        for batch in bar(batches, "eval TTT (LoRA)", unit="batch"):
             bank.reset()
             opt = make_optimizer(bank.parameters(), t)
             chunks = slot_chunks(batch, S, T, C)

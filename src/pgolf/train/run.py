@@ -25,11 +25,13 @@ from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.attention import describe_attention_kernel
 from pgolf.model.features.recurrence import LoopSwitch
+from pgolf.model.flops import flops_summary, header_line, mfu_line
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.routing import describe_groups
 from pgolf.quant.calibrate import calibrate
 from pgolf.runtime.atomic_write import ensure_dir
+from pgolf.runtime.devices import device_peak
 from pgolf.runtime.dist import Runtime, init_runtime, peer_failure, shutdown
 from pgolf.runtime.log import RunLogger, environment
 from pgolf.train.averaging import apply_average, build_averager
@@ -137,6 +139,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
+    log(header_line(cfg.model, t.seq_len, env.get("gpu")))
     for line in describe_groups(opt.groups, cfg.optim, cfg.model.tie_embeddings):
         log(line)
     if qat is not None:
@@ -159,7 +162,10 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     if averager is not None:
         log(averager.describe())
     parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
-    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping)
+    peak = device_peak(env.get("gpu"))  # the step line's MFU: all ranks' FLOP/s over all ranks' peak
+    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping,
+                  flops_per_token=flops_summary(cfg.model, t.seq_len)["flops_per_token"],
+                  peak_flops=peak[1] * rt.world_size if peak else 0.0)
     if t.checkpoint is not None:
         hooks.checkpointer = Checkpointer(t.checkpoint, out_dir, rt, config_hash(cfg))
         resumed = hooks.checkpointer.load(parts)
@@ -174,6 +180,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at, hooks)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
+    if res.train_seconds > 0 and res.steps > 0:
+        per_rank = res.steps * t.batch_tokens / res.train_seconds / rt.world_size
+        log(mfu_line(cfg.model, t.seq_len, env.get("gpu"), per_rank) + f" per rank, whole run ({rt.world_size} rank(s))")
     if looping is not None and not looping.finish():
         log("recurrence: training stopped before the looping switch; evaluating and exporting the looped graph "
             "anyway (the final graph, as #1855 does)")
