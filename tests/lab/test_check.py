@@ -11,7 +11,6 @@ import pytest
 
 import pgolf.eval.ttt as ttt_mod
 import pgolf.lab.check_run as check_run
-from pgolf.artifact.records import export
 from pgolf.cli import main
 from pgolf.config import Config, config_hash, from_dict, override, to_dict
 from pgolf.errors import PgolfError
@@ -19,6 +18,7 @@ from pgolf.eval.score_first import Released, ScoredChunk
 from pgolf.lab.check import ROWS, check
 from pgolf.lab.check_rows import CANONICAL_VAL_TOKENS
 from pgolf.lab.record_logs import parse_log
+from pgolf.records.folder import export
 
 CASEOPS = "fineweb_8192_bpe_lossless_caps_caseops_v1_reserved.model"
 # the figures of #1855's seed-42 log (SPEC_FRONTIER §7), in its own line formats, with the training time lowered

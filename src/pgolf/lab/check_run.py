@@ -14,11 +14,11 @@ import re
 from pathlib import Path
 
 from pgolf.artifact.model_file import load_model
-from pgolf.artifact.records import load_run
 from pgolf.data.shards import shard_files
 from pgolf.errors import PgolfError
 from pgolf.lab.check_rows import CheckLimits, Row, tokenizer_row, val_tokens_row, variant
 from pgolf.lab.ttt_selftest import selftest
+from pgolf.records.folder import load_run
 
 _CALIB = re.compile(r"gptq calibration \((\w+)\):.*?data ([0-9.]+) s \+ hooks ([0-9.]+) s")
 
