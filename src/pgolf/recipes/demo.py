@@ -9,7 +9,7 @@ docs/LOG.md.)
 """
 
 from pgolf.config import Config, override
-from pgolf.recipes.registry import recipe, tiny
+from pgolf.recipes.registry import get_recipe, recipe, tiny
 
 DEMO_STEPS = 300
 DEMO_SECONDS_PER_STEP = 0.27  # measured on an idle 2-core CPU sandbox (docs/LOG.md: 301 steps in ~80 s)
@@ -17,8 +17,6 @@ DEMO_SECONDS_PER_STEP = 0.27  # measured on an idle 2-core CPU sandbox (docs/LOG
 
 @recipe("tiny", "the baseline family at CPU size (4L × 128, seq 256) for tests and smoke runs", parent="baseline")
 def tiny_recipe() -> Config:
-    from pgolf.recipes.registry import get_recipe
-
     return tiny(Config(), full_steps=get_recipe("baseline").reported["steps"])
 
 

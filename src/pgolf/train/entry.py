@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pgolf.config import Config, from_dict, override, parse_overrides, to_dict, validate
 from pgolf.errors import OneLineArgParser, exit_status
+from pgolf.runtime.challenge_env import challenge_overrides, merge_with_flags
 from pgolf.train.options import add_run_options
 from pgolf.train.run import run
 
@@ -29,8 +30,6 @@ def run_and_report(cfg: Config, recipe: str, out_arg: str | None) -> int:
 def run_bundled(config: dict, recipe: str, argv: list[str]) -> int:
     """The bundle's main: the challenge's environment variables (DATA_PATH, TOKENIZER_PATH, SEED, RUN_ID …;
     pgolf.runtime.challenge_env) apply under the flags, which win."""
-    from pgolf.runtime.challenge_env import challenge_overrides, merge_with_flags
-
     p = OneLineArgParser(prog="train_gpt.py", description=f"pgolf bundle of recipe {recipe}: train, export, evaluate.")
     add_run_options(p)
 
