@@ -44,7 +44,6 @@ import torch.nn.functional as F
 from pgolf.config import LoRATTTConfig, ModelConfig, QuantConfig, TTTConfig
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, load_sentencepiece
-from pgolf.eval.batches import split_rows
 from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.plan import Window, sliding_plan, split_for_rank
 from pgolf.eval.run import evaluate, evaluate_ttt
@@ -267,6 +266,9 @@ def _eager_compile():
 def padded(wins: list[Window], T: int, batch_tokens: int, rule: str) -> tuple[int, int]:
     """(computed, real) positions of scoring `wins` as one compiled pass: rule "full" = every batch of a bucket at
     its full row count (the scorer before eval/batches.py), "buckets" = pgolf.eval.batches' fixed row buckets."""
+    # imported here, not at the top: the pr198 mode also runs against a pgolf without eval/batches.py ("before")
+    from pgolf.eval.batches import split_rows
+
     groups: dict[int, list[Window]] = {}
     for w in wins:
         groups.setdefault(bucket_length(w.length, T), []).append(w)
