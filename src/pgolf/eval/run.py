@@ -42,6 +42,10 @@ def evaluate_ttt(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int
                  lut: DeviceLUT, rt: Runtime, ttt: TTTConfig, doc_aware: bool = False,
                  compile: bool = False) -> TTTResult:
     compile = compile and rt.is_cuda
+    if ttt.phased is not None:
+        from pgolf.eval.ttt_phased import eval_ttt_phased
+
+        return eval_ttt_phased(model, tokens, seq_len, ttt, lut, rt, compile=compile, bos_id=model_bos(model))
     if ttt.lora is not None:
         from pgolf.eval.ttt_lora import eval_ttt_lora
 
