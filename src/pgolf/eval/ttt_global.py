@@ -3,7 +3,8 @@
 The documents already scored are concatenated (each document's tokens d..d+n, its last one the next document's
 BOS) and all base weights take `epochs` passes of SGD (momentum, no weight decay) over them: the stream is cut
 into chunks of chunk_tokens targets and chunk c is trained as ⌊len/T⌋ rows of T tokens, batch_seqs rows per
-step, with the LR cosine-decayed over the chunks (lr·½(1 + cos(π c / (chunks − 1)))), gradients averaged over
+step (mean NLL through pgolf.eval.asym_logit.head_logits, so AsymLogit's caps train here), with the LR
+cosine-decayed over the chunks (lr·½(1 + cos(π c / (chunks − 1)))), gradients averaged over
 ranks and clipped to grad_clip. As in #1855, the last chunk and a chunk's tail shorter than T are not trained on.
 
 Legality: before anything is trained the ledger must confirm that every target of every document is scored
@@ -21,9 +22,11 @@ import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pgolf.config import PhasedTTTConfig
+from pgolf.eval.asym_logit import head_logits
 from pgolf.eval.score_first import Ledger
 from pgolf.runtime.dist import Runtime, all_reduce_
 
@@ -70,7 +73,8 @@ def global_sgd_phase(model: nn.Module, seq: torch.Tensor, ph: PhasedTTTConfig, T
                         xy = seq[a : b + 1].to(rt.device)
                         x, y = xy[:-1].view(-1, T), xy[1:].view(-1, T)
                         with rt.autocast():
-                            loss = model(x, y)
+                            z = head_logits(model, model.hidden(x)).float()
+                        loss = F.cross_entropy(z.reshape(-1, z.size(-1)), y.reshape(-1))
                         loss.backward()
                     for p in params:
                         if p.grad is None:
