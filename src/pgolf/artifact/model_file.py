@@ -20,7 +20,8 @@ from torch import Tensor, nn
 
 import pgolf
 from pgolf.artifact.codecs import CODEC_IDS, compress_report
-from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, read_file, write_atomic
+from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, write_atomic
+from pgolf.artifact.pergroup import encode_file_pergroup, read_artifact
 from pgolf.config import Config, ModelConfig, from_dict, to_dict
 from pgolf.errors import PgolfError
 from pgolf.quant.policy import dequantize_state_dict, policy_for, quantize_state_dict
@@ -74,6 +75,11 @@ def file_meta(cfg: Config, qmeta: dict) -> dict:
 def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, cfg: Config) -> tuple[bytes, dict]:
     a = cfg.artifact
     t0 = time.perf_counter()
+    if a.pergroup is not None:
+        data, info = encode_file_pergroup(tensors, file_meta(cfg, qmeta), int_bits(qmeta), a.storage, a.codec,
+                                          a.pergroup)
+        return data, {"codec": "pergroup", "model_bytes": len(data), "storage": a.storage, "pergroup": info,
+                      "encode_seconds": time.perf_counter() - t0}
     payload = pack(tensors, file_meta(cfg, qmeta), a.storage, int_bits(qmeta))
     codec, blob, sizes = compress_report(payload, a.codec, a.level)
     data = FILE_MAGIC + bytes([CODEC_IDS[codec]]) + blob
@@ -129,7 +135,7 @@ def export_model(model: nn.Module, cfg: Config, path: Path, hessians: Mapping[st
 
 def load_artifact(path: Path) -> tuple[ModelConfig, dict[str, Tensor], dict]:
     """→ (model config, dequantized state dict, info with codec/file_bytes/decompress_seconds)."""
-    arrays, meta, info = read_file(Path(path))
+    arrays, meta, info = read_artifact(Path(path))
     try:
         mcfg = from_dict(ModelConfig, meta["model"], prefix="model")
         qmeta = meta["tensors"]
