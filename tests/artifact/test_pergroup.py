@@ -15,8 +15,10 @@ from pgolf.config import Config, PerGroupConfig, override
 from pgolf.errors import PgolfError
 from pgolf.model.gpt import GPT
 
+THREE = PerGroupConfig(codecs=("brotli", "lzma", "zlib"))
 
-def _model(pergroup=PerGroupConfig(codecs=("brotli", "lzma", "zlib"))):
+
+def _model(pergroup=THREE):
     torch.manual_seed(0)
     cfg = override(Config(), {"model.num_layers": 2, "model.model_dim": 64, "model.num_heads": 4,
                               "model.num_kv_heads": 2, "model.vocab_size": 128, "quant.keep_float_max_numel": 2048,

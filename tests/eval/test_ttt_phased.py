@@ -182,3 +182,14 @@ def test_adapters_on_a_looped_model_are_per_virtual_slot(rt):
     assert passes["blocks.1.attn"] == 3 and passes["blocks.0.mlp"] == 1 and passes["lm_head"] == 1
     a = bank.A[[n for n, _ in bank.layers].index("blocks.1.attn")]
     assert not torch.equal(a[0, 0], a[0, 1]) and not torch.equal(a[0, 0], a[1, 0])  # per-slot draws
+
+
+def test_compiled_pass_equals_eager_and_warms_up_first(rt):
+    """Compile (aot_eager on CPU): the graphs are traced during the warm-up on random tokens, with the adapters
+    attached, and the pass computes what the eager pass computes."""
+    model, tok = tiny_model(), stream(300, 8, 5)
+    t = cfg(phased=PhasedTTTConfig(prefix_docs=2, chunk_tokens=2 * T, batch_seqs=2))
+    eager = eval_ttt_phased(model, tok, T, t, lut(), rt)
+    comp = eval_ttt_phased(model, tok, T, t, lut(), rt, compile=True, backend="aot_eager")
+    assert comp.result.val_loss == pytest.approx(eager.result.val_loss, rel=1e-5)
+    assert comp.stats["warmup_seconds"] > 0 and comp.stats["phases"] == 1

@@ -12,9 +12,11 @@ Per group, each layout × each codec is tried and the smallest kept:
     sortT   rows reordered by greedy L1 nearest-neighbour (start at row 0, always append the closest unused row;
             #1855's similarity sort for tok_emb, attn.c_q and mlp.fc), then transposed; the permutation (u16, or
             u32 past 65,535 rows) is stored in front of the group's bytes
-A layout is kept only where it pays, because it competes on bytes with the others. The codecs are
-pgolf.artifact.codecs' installed ones plus `lrzip -z -L9` (#1855's codec for the int8 groups) when the binary is
-on PATH; a missing one is reported in the encode info (`skipped`), never silently dropped.
+and each of them again with the values zigzag-mapped (z:…, pgolf.artifact.storage.zigzag: 0, −1, 1, −2, … →
+0, 1, 2, 3, …, so a byte grows with |q|). A layout is kept only where it pays: it competes on bytes with the
+others. The codecs are pgolf.artifact.codecs' installed ones plus `lrzip -z -L9` (#1855's codec for the int8
+groups) when the binary is on PATH; a missing one is reported in the encode info (`skipped`), never silently
+dropped. Measured by benchmarks/pergroup.py (at tiny size the separate streams cost more than they save).
 
 Container (after the file's b"PGA" + codec id of "pergroup"): b"PGG1" | u32 LE header length | header JSON
 (sorted keys: meta, rest codec, and per group its key, codec, layout and members [name, shape]) | streams, each
@@ -31,8 +33,8 @@ import shutil
 import struct
 import subprocess
 import tempfile
-from collections import defaultdict
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +43,13 @@ from torch import Tensor
 
 from pgolf.artifact.codecs import available, compress, decompress
 from pgolf.artifact.pack import FILE_MAGIC, pack, read_file, unpack
+from pgolf.artifact.storage import unzigzag, zigzag
 from pgolf.config import PerGroupConfig
 from pgolf.errors import PgolfError
 
 MAGIC = b"PGG1"
 FILE_ID = 9  # the file's codec byte for a per-group container (pgolf.artifact.codecs uses 1..4)
-LAYOUTS = ("rows", "T", "sortT")
+LAYOUTS = ("rows", "T", "sortT", "z:rows", "z:T", "z:sortT")
 
 
 def lrzip_available() -> bool:
@@ -97,6 +100,7 @@ def group_key(name: str) -> tuple[str, int]:
 
 def layout_bytes(members: list[np.ndarray], layout: str, max_rows: int) -> bytes | None:
     """The group's bytes in a layout (None when the layout does not apply)."""
+    zz, layout = layout.startswith("z:"), layout.removeprefix("z:")
     if layout != "rows" and not any(a.ndim == 2 for a in members):
         return None
     if layout == "sortT" and any(a.ndim == 2 and a.shape[0] > max_rows for a in members):
@@ -107,7 +111,8 @@ def layout_bytes(members: list[np.ndarray], layout: str, max_rows: int) -> bytes
             p = simsort(a)
             out.append(p.astype("<u2" if a.shape[0] <= 65_536 else "<u4").tobytes())
             a = a[p]
-        out.append((np.ascontiguousarray(a.T) if a.ndim == 2 and layout != "rows" else a).tobytes())
+        a = np.ascontiguousarray(a.T) if a.ndim == 2 and layout != "rows" else a
+        out.append((zigzag(a.reshape(-1)) if zz else a).tobytes())
     return b"".join(out)
 
 
@@ -188,9 +193,10 @@ def decode_pergroup(data: bytes, source: str = "artifact") -> tuple[dict[str, Te
     arrays, _ = unpack(decompress(streams[-1], rest_codec), source)
     for g, blob in zip(groups, streams):
         raw, pos = _decompress(blob, g["codec"]), 0
+        zz, layout = g["layout"].startswith("z:"), g["layout"].removeprefix("z:")
         for name, shape in g["members"]:
             numel = int(np.prod(shape))
-            if len(shape) == 2 and g["layout"] == "sortT":
+            if len(shape) == 2 and layout == "sortT":
                 w = 2 if shape[0] <= 65_536 else 4
                 if pos + w * shape[0] > len(raw):
                     raise bad(f"group {g['key']}: array {name} is truncated")
@@ -201,10 +207,12 @@ def decode_pergroup(data: bytes, source: str = "artifact") -> tuple[dict[str, Te
             if pos + numel > len(raw):
                 raise bad(f"group {g['key']}: array {name} is truncated")
             a = np.frombuffer(raw, dtype=np.int8, count=numel, offset=pos)
+            if zz:
+                a = unzigzag(a.view(np.uint8))
             pos += numel
-            if len(shape) == 2 and g["layout"] != "rows":
+            if len(shape) == 2 and layout != "rows":
                 a = a.reshape(shape[1], shape[0]).T
-                if g["layout"] == "sortT":
+                if layout == "sortT":
                     out = np.empty_like(a)
                     out[perm] = a
                     a = out

@@ -63,7 +63,8 @@ def global_sgd_phase(model: nn.Module, seq: torch.Tensor, ph: PhasedTTTConfig, T
             for g in opt.param_groups:
                 g["lr"] = phase_lr(ph, c, chunks)
             mine = range(n_seqs * rt.rank // W, n_seqs * (rt.rank + 1) // W)
-            n_steps = -(-(-(-n_seqs // W)) // B)  # the same on every rank: ⌈⌈n/W⌉/B⌉
+            per_rank = -(-n_seqs // W)
+            n_steps = -(-per_rank // B)  # the same on every rank: ⌈⌈n/W⌉/B⌉
             for _ in range(ph.epochs):
                 for s in range(n_steps):
                     rows = list(mine[s * B : (s + 1) * B])
