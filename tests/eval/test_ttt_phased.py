@@ -193,3 +193,27 @@ def test_compiled_pass_equals_eager_and_warms_up_first(rt):
     comp = eval_ttt_phased(model, tok, T, t, lut(), rt, compile=True, backend="aot_eager")
     assert comp.result.val_loss == pytest.approx(eager.result.val_loss, rel=1e-5)
     assert comp.stats["warmup_seconds"] > 0 and comp.stats["phases"] == 1
+
+
+def test_record_presets_validate_and_carry_the_records_settings():
+    from pgolf.config import EvalConfig, validate_eval
+    from pgolf.eval.ttt_phased import pr1855_ttt, pr2135_ttt
+
+    a, b = pr1855_ttt(), pr2135_ttt()
+    for t in (a, b):
+        validate_eval(EvalConfig(ttt=t), 2048)
+    assert (a.lora.rank, a.lora.alpha, a.beta2, a.weight_decay, a.chunk_tokens) == (80, 144.0, 0.99, 0.5, 48)
+    assert phase_boundaries(50_000, a.phased.prefix_docs, a.phased.num_phases) == [833, 1666, 2500]
+    assert (b.lr, b.weight_decay, b.phased.num_phases, b.tilt.boost) == (8e-5, 2.0, 1, 2.625)
+    assert "attn.c_k" not in b.lora.targets and "attn.c_k" in a.lora.targets
+
+
+def test_no_qv_mask_leaves_q_and_v_without_adapters(rt):
+    from pgolf.eval.lora import LoRABank
+
+    bank = LoRABank(tiny_model(), ("attn.c_k", "attn", "mlp"), 2, 4.0, 2, 0, torch.device("cpu"))
+    names = [n for n, _ in bank.layers]
+    assert not any(n.endswith(("c_q", "c_v")) for n in names) and any(n.endswith("c_k") for n in names)
+    r = eval_ttt_phased(tiny_model(), stream(300, 9, 5), T, cfg(lm_head=False, targets=("attn.c_k", "attn", "mlp")),
+                        lut(), rt)
+    assert r.result.scored_tokens == 299

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pgolf.config import LoRATTTConfig, TTTConfig
+from pgolf.config import LoRATTTConfig, NgramTiltConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.asym_logit import head_logits
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT
 from pgolf.eval.lora import LoRABank
@@ -51,6 +51,29 @@ from pgolf.eval.ttt_global import global_sgd_phase, phase_tokens
 from pgolf.runtime.dist import Runtime
 
 EMPTY = Window(0, 0, 0)
+TARGETS_1855 = ("attn.c_q", "attn.c_k", "attn.c_v", "attn", "mlp")  # Q, K, V, O (parallel), MLP (parallel)
+
+
+def pr1855_ttt() -> TTTConfig:
+    """#1855's eval TTT (its launch line and Hyperparameters): rank 80, α 144, warm A, lm_head, Adam lr 1e−4
+    β (0, 0.99) eps 1e−10 wd 0.5, 48-target chunks, 64 documents a batch, no per-document clip; 3 global phases
+    at 833/1666/2500 documents (SGD lr 1e−3, momentum 0.9, 32K chunks, batch 32, clip 1)."""
+    return TTTConfig(chunk_tokens=48, epochs=1, optimizer="adam", lr=1e-4, momentum=0.0, beta2=0.99,
+                     adam_eps=1e-10, weight_decay=0.5, grad_clip=0.0, lr_schedule="constant",
+                     lora=LoRATTTConfig(rank=80, alpha=144.0, targets=TARGETS_1855, batch_docs=64,
+                                        a_init="per_slot", warm_start_a=True, lm_head=True),
+                     phased=PhasedTTTConfig(prefix_docs=2500, num_phases=3))
+
+
+def pr2135_ttt() -> TTTConfig:
+    """#2135 (its README's launch line): #1855's with lr 8e−5, wd 2.0, no K adapter (TTT_K_LORA=0), one phase of
+    2500 documents, and the token-only n-gram tilt (order 16, threshold 0.8, boost 2.625)."""
+    from dataclasses import replace
+
+    t = pr1855_ttt()
+    return replace(t, lr=8e-5, weight_decay=2.0,
+                   lora=replace(t.lora, targets=("attn.c_q", "attn.c_v", "attn", "mlp")),
+                   phased=PhasedTTTConfig(prefix_docs=2500, num_phases=1), tilt=NgramTiltConfig())
 
 
 def queue(docs: list[tuple[int, int]], S: int) -> list[tuple[int, list[tuple[int, int]]]]:
