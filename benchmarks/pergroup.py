@@ -48,7 +48,8 @@ def main() -> None:
         state, cfg = full_state(a.std_mult), override(Config(), {"model.num_layers": 11})
     else:
         state, cfg = tiny_state(a.artifact, a.steps)
-    tensors, qmeta = quantize_state_dict(state, policy_for(override(cfg, {"quant.policy": a.policy})))
+    cfg = override(cfg, {"quant.policy": a.policy})
+    tensors, qmeta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers))
     bits = int_bits(qmeta)
     params = sum(t.numel() for t in state.values())
     meta = {"tensors": qmeta}

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from pgolf.artifact import pergroup as pg
-from pgolf.artifact.model_file import encode_model, export_model, load_model
+from pgolf.artifact.model_file import encode_model, export_model, int_bits, load_model
 from pgolf.artifact.size import breakdown
 from pgolf.config import Config, PerGroupConfig, override
 from pgolf.errors import PgolfError
 from pgolf.model.gpt import GPT
+from pgolf.quant.pipeline import quantize_model_state
 
 THREE = PerGroupConfig(codecs=("brotli", "lzma", "zlib"))
 
@@ -66,10 +67,8 @@ def test_every_layout_round_trips(layout):
 
 def test_each_group_keeps_its_smallest_layout_and_codec():
     m, cfg = _model()
-    tensors_info = encode_model(m.state_dict(), cfg)[1]["pergroup"]
-    from pgolf.artifact.model_file import int_bits, quantize_model_state
-
-    tensors, qmeta = quantize_model_state(m.state_dict(), cfg)
+    tensors_info = encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[1]["pergroup"]
+    tensors, qmeta = quantize_model_state(m.state_dict(), cfg.quant, cfg.model.num_layers)
     bits = int_bits(qmeta)
     for key, g in tensors_info["groups"].items():
         names = sorted((n for n in tensors if n in bits and pg.group_key(n)[0] == key), key=lambda n: pg.group_key(n)[1])
@@ -81,7 +80,7 @@ def test_each_group_keeps_its_smallest_layout_and_codec():
 
 def test_model_round_trip_through_a_pergroup_file(tmp_path):
     m, cfg = _model()
-    info, deq = export_model(m, cfg, tmp_path / "m.pga")
+    info, deq = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     assert info["codec"] == "pergroup"
     ref = GPT(cfg.model)
     ref.load_state_dict(deq)
@@ -94,17 +93,17 @@ def test_model_round_trip_through_a_pergroup_file(tmp_path):
 def test_missing_lrzip_is_reported_not_silently_dropped(monkeypatch):
     monkeypatch.setattr(pg.shutil, "which", lambda name: None)
     m, cfg = _model(PerGroupConfig(codecs=("lrzip", "zlib")))
-    assert encode_model(m.state_dict(), cfg)[1]["pergroup"]["skipped"] == ["lrzip"]
+    assert encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[1]["pergroup"]["skipped"] == ["lrzip"]
     with pytest.raises(PgolfError, match="lrzip"):
         pg._lrzip(b"x", False)
     m, cfg = _model(PerGroupConfig(codecs=("lrzip",)))
     with pytest.raises(PgolfError, match="none of them is installed"):
-        encode_model(m.state_dict(), cfg)
+        encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)
 
 
 def test_corrupt_containers_are_one_line_errors(tmp_path):
     m, cfg = _model()
-    info, _ = export_model(m, cfg, tmp_path / "m.pga")
+    info, _ = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     data = (tmp_path / "m.pga").read_bytes()
     for bad in (data[:-50], data[:12], data[:4] + b"XXXX" + data[8:]):
         (tmp_path / "b.pga").write_bytes(bad)

@@ -42,9 +42,9 @@ import torch
 from torch import Tensor
 
 from pgolf.artifact.codecs import available, compress, decompress
+from pgolf.artifact.config import PerGroupConfig
 from pgolf.artifact.pack import FILE_MAGIC, pack, read_file, unpack
 from pgolf.artifact.storage import unzigzag, zigzag
-from pgolf.config import PerGroupConfig
 from pgolf.errors import PgolfError
 
 MAGIC = b"PGG1"

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from pgolf.errors import PgolfError
+from pgolf.model.layers import CastedLinear
 
 
 def passes_per_forward(model: nn.Module, name: str) -> int:
@@ -42,8 +43,6 @@ def passes_per_forward(model: nn.Module, name: str) -> int:
 
 def io_features(m: nn.Module) -> tuple[int, int] | None:
     """(in, out) of a module an adapter can wrap: a CastedLinear, or an attention / MLP module (parallel adapter)."""
-    from pgolf.model.layers import CastedLinear
-
     if isinstance(m, CastedLinear):
         return m.in_features, m.out_features
     first = getattr(m, "c_q", None) or getattr(m, "fc", None)
@@ -56,8 +55,6 @@ def io_features(m: nn.Module) -> tuple[int, int] | None:
 class LoRABank:
     def __init__(self, model: nn.Module, targets: tuple[str, ...], rank: int, alpha: float, slots: int,
                  seed: int, device: torch.device, a_init: str = "shared", head: tuple[int, int] | None = None):
-        from pgolf.model.layers import CastedLinear
-
         layers = [(n, m) for n, m in model.named_modules() if isinstance(m, CastedLinear)]
         named = dict(model.named_modules())
         self.layers = [(n, m) for n, m in named.items() if io_features(m) is not None

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pgolf.config import NgramTiltConfig
+from pgolf.eval.config import NgramTiltConfig
 
 COEFFS = np.array([
     36313, 27191, 51647, 81929, 131071, 196613, 262147, 393241, 524309, 655373, 786433, 917521, 1048583,

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pgolf.config import PhasedTTTConfig
 from pgolf.eval.asym_logit import head_logits
+from pgolf.eval.config import PhasedTTTConfig
 from pgolf.eval.score_first import Ledger
 from pgolf.runtime.dist import Runtime, all_reduce_
 

@@ -31,15 +31,16 @@ Compile (CUDA): every shape is warmed on random tokens, forward and backward, be
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pgolf.config import LoRATTTConfig, NgramTiltConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.asym_logit import head_logits
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT
+from pgolf.eval.config import LoRATTTConfig, NgramTiltConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.lora import LoRABank
 from pgolf.eval.ngram_tilt import build_hints, tilted_nll
 from pgolf.eval.plan import BOS_ID, Window, doc_spans
@@ -68,8 +69,6 @@ def pr1855_ttt() -> TTTConfig:
 def pr2135_ttt() -> TTTConfig:
     """#2135 (its README's launch line): #1855's with lr 8e−5, wd 2.0, no K adapter (TTT_K_LORA=0), one phase of
     2500 documents, and the token-only n-gram tilt (order 16, threshold 0.8, boost 2.625)."""
-    from dataclasses import replace
-
     t = pr1855_ttt()
     return replace(t, lr=8e-5, weight_decay=2.0,
                    lora=replace(t.lora, targets=("attn.c_q", "attn.c_v", "attn", "mlp")),
