@@ -1,4 +1,4 @@
-"""Parity of pgolf's phased TTT (pgolf.eval.ttt_phased) with #1855's own `eval_val_ttt_phased`, at tiny size on CPU.
+"""Parity of pgolf's phased TTT (pgolf.eval.ttt_phased) with #1855's / #2135's own `eval_val_ttt_phased`, tiny, CPU.
 
 The record's TTT functions (the phased loop, the global SGD phase, the document queue, the chunk window, the BPB
 accumulator, its BatchedTTTLoRA) are cut out of its train_gpt.py, extracted at run time from a local mirror of
@@ -9,8 +9,11 @@ softcap) with forward hooks, and `base_model(x, y)` for its global phase (GLOBAL
 pgolf has no varlen attention yet). pgolf's adapters take the record's initial A draws (the same global RNG seed,
 drawn in the record's module order: lm_head, then Q, V, K, MLP, O per slot). The stream has a multiple of the batch
 size in documents, so no short batch (whose fresh adapters would consume the RNG differently) occurs.
+#2135 (--record 2135): no K adapter, one global phase, and the token n-gram tilt; its loop takes the hints
+precomputed (pgolf's build_hints, which benchmarks/parity_tilt.py checks against the record's C helper; here order 2,
+threshold 0.3 so that a random stream gets hints) and applies them with its own online_ngram_tilt.py (extracted too).
 
-    python benchmarks/parity_ttt.py [--mirror DIR] [--workdir /tmp/pgolf_parity_ttt]
+    python benchmarks/parity_ttt.py [--record 1855|2135] [--mirror DIR] [--workdir /tmp/pgolf_parity_ttt]
 Prints both val_loss / val_bpb and |Δbpb|; exit status 0 when |Δbpb| ≤ 1e-6.
 """
 
@@ -20,6 +23,7 @@ import argparse
 import ast
 import os
 import subprocess
+import sys
 import types
 from dataclasses import replace
 from pathlib import Path
@@ -31,15 +35,17 @@ import torch.nn.functional as F
 from pgolf.data.tokenizer import ByteLUT
 from pgolf.eval.asym_logit import head_logits
 from pgolf.eval.bpb import DeviceLUT
-from pgolf.eval.config import LoRATTTConfig, PhasedTTTConfig, TTTConfig
+from pgolf.eval.config import LoRATTTConfig, NgramTiltConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.lora import LoRABank
+from pgolf.eval.ngram_tilt import build_hints
 from pgolf.eval.ttt_phased import TARGETS_1855, eval_ttt_phased
 from pgolf.model.config import ModelConfig
 from pgolf.model.gpt import GPT
 from pgolf.runtime.dist import init_runtime
 
 MIRROR = Path("/work/.mirror/openai+parameter-golf/repo")
-SCRIPT = "records/track_10min_16mb/2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack_1.0611/train_gpt.py"
+RECORDS = {"1855": ("main", "records/track_10min_16mb/2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack_1.0611"),
+           "2135": ("refs/pull/2135/head", "records/track_10min_16mb/2026-05-01_SP8192_PR2130Base_Calib32")}
 NAMES = ("_find_docs", "_build_ttt_global_batches", "_init_batch_counter", "_claim_next_batch",
          "_compute_chunk_window", "_accumulate_bpb", "_loss_bpb_from_sums", "_add_to_counter", "_init_int64_counter",
          "_select_ttt_doc_entries", "_build_cu_seqlens", "train_val_ttt_global_sgd_distributed",
@@ -47,10 +53,19 @@ NAMES = ("_find_docs", "_build_ttt_global_batches", "_init_batch_counter", "_cla
 V, D, L, T, S, C, RANK, ALPHA = 64, 32, 2, 32, 4, 8, 4, 8.0
 
 
-def record_functions(mirror: Path, workdir: Path) -> dict:
+def record_functions(mirror: Path, workdir: Path, record: str) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
-    src = subprocess.run(["git", "-C", str(mirror), "show", f"main:{SCRIPT}"], check=True, capture_output=True).stdout
-    (workdir / "train_gpt_1855.py").write_bytes(src)
+    ref, folder = RECORDS[record]
+
+    def show(name: str) -> bytes:
+        return subprocess.run(["git", "-C", str(mirror), "show", f"{ref}:{folder}/{name}"], check=True,
+                              capture_output=True).stdout
+
+    src = show("train_gpt.py")
+    (workdir / f"train_gpt_{record}.py").write_bytes(src)
+    if record == "2135":  # its loop imports apply_tilt_to_ptl_torch_fast from this file
+        (workdir / "online_ngram_tilt.py").write_bytes(show("online_ngram_tilt.py"))
+        sys.path.insert(0, str(workdir))
     text = src.decode()
     parts = [ast.get_source_segment(text, n) for n in ast.parse(text).body
              if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in NAMES]
@@ -75,11 +90,13 @@ def tiny_model() -> GPT:
 
 def record_forward(model: GPT):
     """forward_ttt_train(x, y, lora) of the record, on the pgolf model, with the record's adapters hooked in."""
-    def fwd(x, y, lora):
+    def fwd(x, y, lora, hint_ids=None):
         hooks = []
         for i, blk in enumerate(model.blocks):
-            for mod, ad in ((blk.attn.c_q, lora.q_loras[i]), (blk.attn.c_k, lora.k_loras[i]),
-                            (blk.attn.c_v, lora.v_loras[i]), (blk.mlp, lora.mlp_loras[i])):
+            pairs = [(blk.attn.c_q, lora.q_loras[i]), (blk.attn.c_v, lora.v_loras[i]), (blk.mlp, lora.mlp_loras[i])]
+            if lora.k_loras is not None:
+                pairs.append((blk.attn.c_k, lora.k_loras[i]))
+            for mod, ad in pairs:
                 hooks.append(mod.register_forward_hook(lambda m, a, o, ad=ad: o + ad(a[0])))
             hooks.append(blk.attn.register_forward_hook(
                 lambda m, a, o, ad=lora.o_loras[i]: (o[0] + ad(a[0]),) + tuple(o[1:])))
@@ -89,7 +106,10 @@ def record_forward(model: GPT):
         finally:
             for h in hooks:
                 h.remove()
-        return F.cross_entropy(z.reshape(-1, V), y.reshape(-1), reduction="none").view_as(y)
+        nll = F.cross_entropy(z.reshape(-1, V), y.reshape(-1), reduction="none").view_as(y)
+        if hint_ids is None:
+            return nll
+        return nll, z.log_softmax(-1).gather(-1, hint_ids.unsqueeze(-1)).squeeze(-1)
     return fwd
 
 
@@ -103,7 +123,7 @@ def record_order_redraw(bank: LoRABank) -> None:
         else:
             layer, rest = name.split(".", 2)[1:]
             where[(kinds[rest], int(layer))] = idx
-    order = [("lm", 0)] + [(k, i) for k in ("q", "v", "k", "mlp", "o") for i in range(L)]
+    order = [("lm", 0)] + [(k, i) for k in ("q", "v", "k", "mlp", "o") for i in range(L) if (k, i) in where]
     A0 = [None] * len(bank.layers)
     for key in order:
         i = where[key]
@@ -122,49 +142,59 @@ def stream(n_docs: int, seed: int = 0) -> np.ndarray:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--record", choices=sorted(RECORDS), default="1855")
     ap.add_argument("--mirror", type=Path, default=MIRROR)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/pgolf_parity_ttt"))
     a = ap.parse_args()
     torch.set_num_threads(1)
-    rec = record_functions(a.mirror, a.workdir)
+    rec = record_functions(a.mirror, a.workdir, a.record)
+    k2135 = a.record == "2135"
     tokens = stream(3 * S)
     rng = np.random.default_rng(1)
     base, space = rng.integers(1, 4, V).astype(np.int16), rng.random(V) < 0.5
     boundary = np.zeros(V, bool)
     boundary[:2], base[:2], space[:2] = True, 0, False
-    ph = PhasedTTTConfig(prefix_docs=6, num_phases=2, lr=0.05, momentum=0.9, chunk_tokens=2 * T, batch_seqs=2,
+    ph = PhasedTTTConfig(prefix_docs=6, num_phases=1 if k2135 else 2, lr=0.05, momentum=0.9, chunk_tokens=2 * T, batch_seqs=2,
                          grad_clip=1.0)
     t = TTTConfig(chunk_tokens=C, epochs=1, optimizer="adam", lr=3e-2, momentum=0.0, beta2=0.99, adam_eps=1e-10,
                   weight_decay=0.5, grad_clip=0.0, lr_schedule="constant",
-                  lora=LoRATTTConfig(rank=RANK, alpha=ALPHA, targets=TARGETS_1855, batch_docs=S, a_init="per_slot",
-                                     warm_start_a=True, lm_head=True), phased=ph)
+                  lora=LoRATTTConfig(rank=RANK, alpha=ALPHA, batch_docs=S, a_init="per_slot", warm_start_a=True,
+                                     lm_head=True,
+                                     targets=tuple(x for x in TARGETS_1855 if not (k2135 and x == "attn.c_k"))),
+                  phased=ph, tilt=NgramTiltConfig(order=2, threshold=0.3) if k2135 else None)
     h = types.SimpleNamespace(
         phased_ttt_prefix_docs=ph.prefix_docs, phased_ttt_num_phases=ph.num_phases, ttt_chunk_size=C,
         ttt_eval_seq_len=T, eval_seq_len=T, ttt_eval_batches="", ttt_batch_size=S, run_id="pgolf_parity_ttt",
-        rank=0, world_size=1, ttt_lora_rank=RANK, ttt_k_lora=True, ttt_mlp_lora=True, ttt_o_lora=True,
+        rank=0, world_size=1, ttt_lora_rank=RANK, ttt_k_lora=not k2135, ttt_mlp_lora=True, ttt_o_lora=True,
         ttt_optimizer="adam", ttt_lora_lr=t.lr, ttt_beta1=0.0, ttt_beta2=t.beta2, ttt_weight_decay=t.weight_decay,
         ttt_grad_steps=1, val_doc_fraction=1.0, seed=0, global_ttt_lr=ph.lr, global_ttt_momentum=ph.momentum,
         global_ttt_epochs=ph.epochs, global_ttt_chunk_tokens=ph.chunk_tokens, global_ttt_batch_seqs=ph.batch_seqs,
         global_ttt_warmup_start_lr=0.0, global_ttt_warmup_chunks=0, global_ttt_grad_clip=ph.grad_clip,
-        global_ttt_respect_doc_boundaries=False)
+        global_ttt_respect_doc_boundaries=False, global_ttt_optimizer="sgd", ttt_grad_steps_clean=False)
     val = types.SimpleNamespace(val_tokens=torch.from_numpy(tokens), base_bytes_lut=torch.from_numpy(base),
                                 has_leading_space_lut=torch.from_numpy(space),
                                 is_boundary_token_lut=torch.from_numpy(boundary), caseops_enabled=False, val_bytes=None)
     model = tiny_model()
     torch.manual_seed(123)
-    r_loss, r_bpb = rec["eval_val_ttt_phased"](h, model, torch.device("cpu"), val, record_forward(model))
+    kw = {}
+    if k2135:  # hint for all_tokens[i+1] at index i; boost where gated
+        hint, gate = build_hints(tokens, t.tilt)
+        kw["precomputed_hints"] = (torch.from_numpy(hint[1:]), torch.from_numpy(gate[1:]),
+                                   torch.from_numpy(np.where(gate[1:], t.tilt.boost, 0.0).astype(np.float32)))
+    r_loss, r_bpb = rec["eval_val_ttt_phased"](h, model, torch.device("cpu"), val, record_forward(model), **kw)
     model = tiny_model()
     LoRABank.redraw = record_order_redraw
     torch.manual_seed(123)
     res = eval_ttt_phased(model, tokens, T, t, DeviceLUT(ByteLUT(base, space, boundary), torch.device("cpu")),
                           init_runtime("cpu")).result
     d = abs(res.val_bpb - r_bpb)
-    print(f"#1855 eval_val_ttt_phased: val_loss {r_loss:.10f} val_bpb {r_bpb:.10f}")
+    print(f"#{a.record} eval_val_ttt_phased: val_loss {r_loss:.10f} val_bpb {r_bpb:.10f}")
     print(f"pgolf eval_ttt_phased:     val_loss {res.val_loss:.10f} val_bpb {res.val_bpb:.10f}  |Δbpb| {d:.2e}  "
-          f"({len(tokens) - 1} targets, {3 * S} documents, 2 global phases)")
-    for label, tt in (("without the global phases", replace(t, phased=replace(ph, prefix_docs=0))),
+          f"({len(tokens) - 1} targets, {3 * S} documents, {ph.num_phases} global phase(s), #{a.record})")
+    others = [("without the tilt", replace(t, tilt=None))] if k2135 else []
+    for label, tt in others + [("without the global phases", replace(t, phased=replace(ph, prefix_docs=0))),
                       ("without warm-start A", replace(t, lora=replace(t.lora, warm_start_a=False))),
-                      ("without training (epochs=0)", replace(t, epochs=0, phased=replace(ph, prefix_docs=0)))):
+                               ("without training (epochs=0)", replace(t, epochs=0, phased=replace(ph, prefix_docs=0)))]:
         torch.manual_seed(123)
         other = eval_ttt_phased(tiny_model(), tokens, T, tt, DeviceLUT(ByteLUT(base, space, boundary),
                                 torch.device("cpu")), init_runtime("cpu")).result.val_bpb
