@@ -7,7 +7,7 @@ step (mean NLL through pgolf.eval.asym_logit.head_logits, so AsymLogit's caps tr
 cosine-decayed over the chunks (lr·½(1 + cos(π c / (chunks − 1)))), gradients averaged over
 ranks and clipped to grad_clip. As in #1855, the last chunk and a chunk's tail shorter than T are not trained on.
 
-Legality: before anything is trained the ledger must confirm that every target of every document is scored
+Legality: before anything is trained the ledger (merged over ranks) must confirm that every target of every document is scored
 (pgolf.eval.score_first.Ledger; a LegalityError otherwise); the separator pair between two concatenated
 documents predicts a BOS, which the schedule already knows (documents are split at BOS).
 
@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -29,6 +30,16 @@ from pgolf.eval.asym_logit import head_logits
 from pgolf.eval.config import PhasedTTTConfig
 from pgolf.eval.score_first import Ledger
 from pgolf.runtime.dist import Runtime, all_reduce_
+
+
+def merge_ledgers(ledger: Ledger, rt: Runtime) -> None:
+    """On several ranks, each ledger knows what its own rank scored: OR them (an all-reduce MAX, which also waits
+    for every rank to have finished scoring its batches of the round) before a phase trains on any document."""
+    if rt.world_size == 1:
+        return
+    done = torch.from_numpy(ledger.done.astype(np.uint8)).to(rt.device)
+    all_reduce_(done, rt, op=dist.ReduceOp.MAX)
+    ledger.done[:] = done.cpu().numpy().astype(bool)
 
 
 def phase_tokens(tokens: np.ndarray, docs: list[tuple[int, int]], ledger: Ledger) -> torch.Tensor:

@@ -48,7 +48,7 @@ from pgolf.eval.score_first import Ledger
 from pgolf.eval.scorer import bucket_length, window_batch
 from pgolf.eval.sliding import device_stream
 from pgolf.eval.ttt import TTTResult, make_optimizer
-from pgolf.eval.ttt_global import global_sgd_phase, phase_tokens
+from pgolf.eval.ttt_global import global_sgd_phase, merge_ledgers, phase_tokens
 from pgolf.runtime.dist import Runtime
 
 EMPTY = Window(0, 0, 0)
@@ -235,6 +235,7 @@ def eval_ttt_phased(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTCo
                 continue
             t0 = time.perf_counter()
             chosen = [doc for *_, doc in sorted(scored)[: bounds[run.stats["phases"]]]]
+            merge_ledgers(run.ledger, rt)
             seq = phase_tokens(tokens, chosen, run.ledger)
             run.bank.detach()
             run.stats["global_steps"] += global_sgd_phase(model, seq, ph, seq_len, rt)
