@@ -3,16 +3,17 @@ Imports inside the functions are deliberate: torch-free startup (see pgolf.comma
 
 from __future__ import annotations
 
+import itertools
+import json
+import sys
 from pathlib import Path
 
 from pgolf.commands import print_json
-from pgolf.errors import PgolfError
+from pgolf.errors import PgolfError, UsageError
 
 
 def _logger(args):
     """Log lines go to stdout, or to stderr when --json keeps stdout for the JSON document."""
-    import sys
-
     return (lambda m: print(m, file=sys.stderr)) if args.json else print
 
 
@@ -51,8 +52,6 @@ def cmd_fineweb(args) -> int:
 
 
 def cmd_tokenizer(args) -> int:
-    import itertools
-
     from pgolf.data.corpus import check_inputs
     from pgolf.data.tokenizer import (
         audit_tokenizer,
@@ -68,7 +67,7 @@ def cmd_tokenizer(args) -> int:
         model = Path(args.check)
     else:
         if not args.output or not args.vocab:
-            raise PgolfError("pgolf data tokenizer: --vocab N and -o PREFIX are required to train (or --check MODEL)")
+            raise UsageError("pgolf data tokenizer", "--vocab N and -o PREFIX are required to train (or --check MODEL)")
         print(f"tokenizer: training SentencePiece BPE, vocab {args.vocab}, the challenge's spec, on "
               f"{args.max_docs or 'all'} docs of {len(args.input)} input(s)")
         model = train_tokenizer(texts(args.max_docs or None), args.vocab, Path(args.output), num_threads=args.threads)
@@ -89,8 +88,6 @@ def cmd_tokenizer(args) -> int:
 
 def iter_texts(paths, text_field: str):
     """Documents for tokenizer training, cleaned as the challenge's trainer does (NUL → space, stripped, no empties)."""
-    import json
-
     from pgolf.data.corpus import iter_batches
 
     for b in iter_batches(paths, [], text_field):

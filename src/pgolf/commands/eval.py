@@ -63,8 +63,10 @@ def cmd_eval(args) -> int:
     from pgolf.config import to_dict
     from pgolf.data.shards import load_split
     from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
+    from pgolf.data.tokenizer_id import check_tokenizer
+    from pgolf.eval.batches import speed_line
     from pgolf.eval.bpb import DeviceLUT
-    from pgolf.eval.plan import sliding_plan
+    from pgolf.eval.plan import sliding_plan, split_for_rank
     from pgolf.eval.run import evaluate_config, model_bos, rank_batch
     from pgolf.eval.scorer import WindowScorer
     from pgolf.eval.sliding import rope_note, set_rope_base
@@ -81,6 +83,7 @@ def cmd_eval(args) -> int:
         set_rope_base(model, args.rope_base)
     t_load = time.perf_counter() - t1
     t2 = time.perf_counter()
+    tok_note = check_tokenizer(info.get("tokenizer"), args.tokenizer, args.artifact, args.allow_tokenizer_mismatch)
     sp = load_sentencepiece(args.tokenizer)
     check_vocab(sp, model.cfg.vocab_size, args.tokenizer)
     val = trim_val(np.asarray(load_split(Path(args.data), "val", model.cfg.vocab_size)), T, e.max_tokens)
@@ -92,7 +95,8 @@ def cmd_eval(args) -> int:
         model.eval()
         plan = sliding_plan(val, T, e.stride, e.doc_aware, model_bos(model))
         scorer = WindowScorer(model, T, rank_batch(e.batch_tokens, rt), rt.device, rt.autocast, compile=True)
-        warm = scorer.warmup(scorer.shapes(plan), model.cfg.vocab_size, grad=False)
+        mine = split_for_rank(plan, rt.rank, rt.world_size)  # the shapes this rank's share runs at
+        warm = scorer.warmup(scorer.shapes(mine), model.cfg.vocab_size, grad=False)
     t3 = time.perf_counter()
     r, ttt_stats = evaluate_config(model, val, e, T, lut, rt)
     t_eval = time.perf_counter() - t3
@@ -106,7 +110,8 @@ def cmd_eval(args) -> int:
            "warmup_seconds": warm, "eval_seconds": t_eval, "total_seconds": time.perf_counter() - t0,
            "compile": compile, "device": rt.describe(), "world_size": rt.world_size,
            "partial": bool(e.max_tokens), "rope_base": float(model.cfg.rope_base),
-           "rope": rope_note(model, T, overridden=args.rope_base is not None)}
+           "rope": rope_note(model, T, overridden=args.rope_base is not None), "speed": r.speed,
+           "tokenizer_check": tok_note}
     if rt.is_main:
         if args.json:
             print_json(out)
@@ -123,7 +128,9 @@ def cmd_eval(args) -> int:
                   f"{r.scored_bytes:,} bytes | T {T}, {mode}")
             print(f"time {out['total_seconds']:.1f} s end to end = startup {t_start:.2f} + load {t_load:.2f} "
                   f"(decompress {out['decompress_seconds']:.2f}) + data {t_data:.2f} + warm-up {warm:.2f} + eval "
-                  f"{t_eval:.2f} | {rt.describe()} | {out['rope']}")
+                  f"{t_eval:.2f} | {rt.describe()} | {out['rope']} | {tok_note}")
+            if r.speed is not None:
+                print(speed_line(r.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
     shutdown(rt)
     return 0
 
@@ -147,5 +154,7 @@ def register(sub) -> None:
     e.add_argument("--max-tokens", type=int, default=0, help="score only a prefix of the val stream (0 = all)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     e.add_argument("--no-compile", action="store_true", help="run eager on CUDA too")
+    e.add_argument("--allow-tokenizer-mismatch", action="store_true",
+                   help="score even though --tokenizer is not the one the artifact records (its sha256 differs)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_eval)

@@ -7,7 +7,7 @@ position (the token before it). val_loss = ΣNLL/N (nats), val_bpb = ΣNLL / (ln
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor
@@ -22,9 +22,15 @@ class EvalResult:
     val_bpb: float
     scored_tokens: int
     scored_bytes: int
+    # the scorer's BatchStats.to_dict() of this rank's pass (batches, padded fraction, tokens/s); not a score, so
+    # two results of different passes compare equal when their scores do
+    speed: dict | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The score fields (not `speed`: rank-local, not a score)."""
+        d = asdict(self)
+        d.pop("speed")
+        return d
 
 
 class DeviceLUT:

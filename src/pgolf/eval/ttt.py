@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from pgolf.errors import PgolfError
+from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.config import TTTConfig
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank
@@ -167,9 +168,10 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
             p.requires_grad_(id(p) in chosen)
         if scorer.compiled:  # every graph the pass needs, on random tokens (never on val tokens)
             V = model.cfg.vocab_size
-            stats["warmup_seconds"] = (scorer.warmup(scorer.shapes(plan), V)
+            stats["warmup_seconds"] = (scorer.warmup(scorer.all_shapes(plan), V)
                                        + scorer.warmup({(-(-step_rows // rt.world_size), L)}, V, grad=True))
         opt = make_optimizer(params, t)
+        scorer.stats = BatchStats()
         for chunk in score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt):
             if keep:
                 kept.append(chunk)
@@ -181,4 +183,5 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return TTTResult(acc.result(rt), stats, kept)
+    speed = {**scorer.stats.to_dict(), "path": scorer.describe()}
+    return TTTResult(replace(acc.result(rt), speed=speed), stats, kept)

@@ -18,6 +18,7 @@ hooks are attached and again when they are removed (tested with the aot_eager ba
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -82,9 +83,15 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
         return bucket_length(max(w.length for w in wins), T)
 
     def score(stream: Tensor, wins: list[Window]) -> list[Tensor]:
+        t0 = time.perf_counter()
         x, y, mask = window_batch(stream, wins, S, length(wins))
         nll = scorer.losses(x, y).float()
         acc.add_masked(nll, x, y, mask)
+        # one row per document slot (the LoRA bank's batch): empty slots and short windows are the padding
+        scorer.stats.add(S, x.size(1), sum(w.length for w in wins), sum(w.length - w.first for w in wins if w.length))
+        if rt.is_cuda:
+            torch.cuda.synchronize(rt.device)
+        scorer.stats.seconds += time.perf_counter() - t0
         return [nll[b][mask[b]].cpu() for b, w in enumerate(wins) if w.length] if keep else []
 
     def adapt(released: Released) -> None:
@@ -124,4 +131,6 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return TTTResult(acc.result(rt), stats, kept)
+    how = "torch.compile(token_losses, dynamic=False)" if scorer.compiled else f"eager ({rt.device.type})"
+    speed = {**scorer.stats.to_dict(), "path": f"{S} document slots per batch (the LoRA bank's rows), {how}"}
+    return TTTResult(replace(acc.result(rt), speed=speed), stats, kept)

@@ -2,6 +2,8 @@
 
 The step line has a fixed format (DESIGN.md):
     step 1200/20000 | loss 2.914 | lr×0.83 | 87 ms/step | 6.0M tok/s | 104/600 s
+A run bounded by steps (no wallclock cap) ends with the estimated total instead: `… | 104/~160 s` (elapsed plus the
+remaining steps at the latest ms/step — honest on a busy machine, where it grows).
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ def _si(x: float) -> str:
 
 def step_line(step: int, total: int, loss: float, lr_scale: float, ms_per_step: float, tok_per_s: float,
               elapsed_s: float, budget_s: float) -> str:
-    budget = f"{budget_s:.0f}" if budget_s > 0 else "∞"
+    if budget_s > 0:
+        budget = f"{budget_s:.0f}"
+    else:  # bounded by steps: estimated total at the current speed
+        budget = f"~{elapsed_s + max(total - step, 0) * ms_per_step / 1000:.0f}"
     return (f"step {step}/{total} | loss {loss:.3f} | lr×{lr_scale:.2f} | {ms_per_step:.0f} ms/step | "
             f"{_si(tok_per_s)} tok/s | {elapsed_s:.0f}/{budget} s")
 
@@ -49,6 +54,12 @@ class RunLogger:
         if self.echo:
             print(msg, flush=True)
         if self._log is not None:
+            self._log.write(msg + "\n")
+            self._log.flush()
+
+    def record(self, msg: str) -> None:
+        """Into train.log only (the console already shows the error line the CLI prints)."""
+        if self.enabled and self._log is not None:
             self._log.write(msg + "\n")
             self._log.flush()
 
