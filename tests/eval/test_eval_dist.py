@@ -1,5 +1,5 @@
 """Distributed evaluation on 2 gloo ranks (two CPU processes) equals one rank: standard, sliding,
-document-aware, full-model TTT and per-document LoRA TTT."""
+document-aware, full-model TTT, per-document LoRA TTT and phased TTT (adapters + a global SGD phase)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,8 @@ def select_params(model: nn.Module, which: str, control_patterns: tuple[str, ...
 
 def make_optimizer(params: list[Tensor], t: TTTConfig) -> torch.optim.Optimizer:
     if t.optimizer == "adam":
-        return torch.optim.AdamW(params, lr=t.lr, betas=(t.momentum, 0.999), weight_decay=t.weight_decay)
+        return torch.optim.AdamW(params, lr=t.lr, betas=(t.momentum, t.beta2), eps=t.adam_eps,
+                                 weight_decay=t.weight_decay)
     return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
 
 

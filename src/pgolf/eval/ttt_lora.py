@@ -67,7 +67,7 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
                   bos_id: int = BOS_ID) -> TTTResult:
     lo_cfg = t.lora
     S, T, C = lo_cfg.batch_docs, seq_len, t.chunk_tokens
-    bank = LoRABank(model, lo_cfg.targets, lo_cfg.rank, lo_cfg.alpha, S, lo_cfg.seed, rt.device)
+    bank = LoRABank(model, lo_cfg.targets, lo_cfg.rank, lo_cfg.alpha, S, lo_cfg.seed, rt.device, lo_cfg.a_init)
     if compile:
         torch._dynamo.reset()  # graphs traced without the hooks must not be reused (module docstring)
     scorer = WindowScorer(model, T, S * T, rt.device, rt.autocast, compile=compile, backend=backend)
@@ -118,7 +118,7 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
             V = model.cfg.vocab_size
             stats["warmup_seconds"] = scorer.warmup(shapes, V) + scorer.warmup(shapes, V, grad=True)
         for batch in bar(batches, "eval TTT (LoRA)", unit="batch"):
-            bank.reset()
+            bank.reset(keep_a=lo_cfg.warm_start_a)
             opt = make_optimizer(bank.parameters(), t)
             chunks = slot_chunks(batch, S, T, C)
             stats["chunks"] += len(chunks)
