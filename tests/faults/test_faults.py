@@ -52,6 +52,8 @@ def test_enospc_write_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
     assert f.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]  # no temp left
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 def test_enospc_at_a_checkpoint_fails_the_run_and_keeps_the_previous_checkpoint(shard_dir, tokenizer_path, tmp_path,
                                                                                  monkeypatch, capsys):
     real = aw.os.fsync
@@ -75,6 +77,7 @@ def test_enospc_at_a_checkpoint_fails_the_run_and_keeps_the_previous_checkpoint(
     assert run_status(out) == ("ok", None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
 def test_sigkill_mid_checkpoint_write_then_resume_equals_uninterrupted(shard_dir, tokenizer_path, tmp_path):
     full, killed = tmp_path / "full", tmp_path / "killed"
@@ -113,6 +116,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_one_rank_raising_stops_the_other_with_a_clear_line(shard_dir, tokenizer_path, tmp_path):
     port = str(_free_port())
     args = train_args(shard_dir, tokenizer_path, tmp_path / "run", "train.grad_accum=2",

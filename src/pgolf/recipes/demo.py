@@ -4,7 +4,7 @@ About 1.5 minutes end to end on an idle 2-core CPU: 4 layers × d 128, seq 256, 
 with the warmdown over the last 90 (30% of the run), then int8 + zlib export and a round-trip evaluation of the whole
 val split. The run is bounded by steps, not by the wallclock (issue 16: a 75 s cap gave 18 steps and val_bpb 3.65 on a
 busy laptop, 2.18 on an idle one), so its val_bpb is the same on any machine for a given torch version and thread
-count; a busy machine only takes longer. (8,192 tokens/step with warmdown 40 gave 2.346 vs 2.235 round-trip val_bpb;
+count (1, 2, 4 and 8 threads gave bitwise-equal losses on this model, docs/LOG.md); a busy machine only takes longer. (8,192 tokens/step with warmdown 40 gave 2.346 vs 2.235 round-trip val_bpb;
 docs/LOG.md.)
 """
 
