@@ -52,13 +52,14 @@ def cmd_fineweb(args) -> int:
 def cmd_tokenizer(args) -> int:
     import itertools
 
-    from pgolf.data.corpus import check_inputs
-    from pgolf.data.tokenizer import (
-        audit_tokenizer,
-        check_byte_accounting,
-        load_sentencepiece,
-        train_tokenizer,
+    from pgolf.data.caseops_tokenizer import (
+        TRAINER_OPTIONS,
+        audit_caseops,
+        check_caseops_tokenizer,
+        is_caseops_tokenizer,
     )
+    from pgolf.data.corpus import check_inputs
+    from pgolf.data.tokenizer import audit_tokenizer, check_byte_accounting, load_sentencepiece, train_tokenizer
 
     def texts(limit: int | None):
         return itertools.islice(iter_texts(check_inputs(args.input), args.text_field), limit)
@@ -68,18 +69,32 @@ def cmd_tokenizer(args) -> int:
     else:
         if not args.output or not args.vocab:
             raise PgolfError("pgolf data tokenizer: --vocab N and -o PREFIX are required to train (or --check MODEL)")
-        print(f"tokenizer: training SentencePiece BPE, vocab {args.vocab}, the challenge's spec, on "
+        kind = "CaseOps (#1729: operators at ids 4–7) " if args.caseops else ""
+        print(f"tokenizer: training {kind}SentencePiece BPE, vocab {args.vocab}, the challenge's spec, on "
               f"{args.max_docs or 'all'} docs of {len(args.input)} input(s)")
-        model = train_tokenizer(texts(args.max_docs or None), args.vocab, Path(args.output), num_threads=args.threads)
+        if args.caseops:
+            from pgolf.data.caseops import encode
+
+            model = train_tokenizer(map(encode, texts(args.max_docs or None)), args.vocab, Path(args.output),
+                                    num_threads=args.threads, **TRAINER_OPTIONS)
+        else:
+            model = train_tokenizer(texts(args.max_docs or None), args.vocab, Path(args.output),
+                                    num_threads=args.threads)
     sp = load_sentencepiece(model)
     check_byte_accounting(sp, model)
-    r = audit_tokenizer(sp, texts(args.audit_docs) if args.input else [], model)
+    caseops = args.caseops or is_caseops_tokenizer(sp)
+    if caseops:
+        check_caseops_tokenizer(sp, model)
+        r = audit_caseops(sp, texts(args.audit_docs) if args.input else [], model)
+    else:
+        r = audit_tokenizer(sp, texts(args.audit_docs) if args.input else [], model)
     if args.json:
         print_json(r)
     else:
         print(f"{model}: vocab {r['vocab_size']} | byte pieces {r['byte_pieces']} | '▁' id {r['space_piece_id']}"
-              + (f" | {r['bytes_per_token']:.3f} bytes/token, byte coverage {r['byte_coverage']:.5f}, "
-                 f"{r['unk_tokens']} <unk> on {r['docs']} docs" if r["tokens"] else ""))
+              + (" | CaseOps operators at ids 4–7" if caseops else "")
+              + (f" | {r['bytes_per_token']:.3f} bytes/token, byte coverage {r['byte_coverage']:.5f}"
+                 + ("" if caseops else f", {r['unk_tokens']} <unk>") + f" on {r['docs']} docs" if r["tokens"] else ""))
         if not r["byte_pieces"]:
             print(f"{model}: note — no byte-fallback pieces: characters outside the vocab become <unk> and count "
                   f"0 bytes in bpb")
@@ -147,7 +162,10 @@ def register(sub) -> None:
     t.add_argument("-o", "--output", help="model prefix (writes PREFIX.model and PREFIX.vocab)")
     t.add_argument("--max-docs", type=int, default=0, help="train on the first N documents (0 = all)")
     t.add_argument("--threads", type=int, default=0, help="SentencePiece trainer threads (0 = its default)")
-    t.add_argument("--check", metavar="MODEL", help="audit an existing model instead of training")
+    t.add_argument("--check", metavar="MODEL", help="audit an existing model instead of training (a CaseOps model "
+                   "is recognised by its operators and must have them at ids 4–7)")
+    t.add_argument("--caseops", action="store_true", help="CaseOps (#1729): train on case-transformed documents "
+                   "with the operators U+E001..E004 reserved at ids 4–7; with --check, require a CaseOps model")
     t.add_argument("--audit-docs", type=int, default=1000, help="documents of --input used for the byte audit")
     t.add_argument("--text-field", default="text")
     t.add_argument("--json", action="store_true")
