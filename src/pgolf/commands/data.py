@@ -124,7 +124,8 @@ def cmd_build(args) -> int:
 
     m = build_corpus([Path(p) for p in args.docs], Path(args.tokenizer), Path(args.out), args.val_docs,
                      args.shard_tokens, args.val_tokens, args.train_tokens, args.workers, args.text_field,
-                     args.force, args.allow_duplicates, log=_logger(args), progress=not args.no_progress)
+                     args.force, args.allow_duplicates, log=_logger(args), progress=not args.no_progress,
+                     caseops=args.caseops, noncanonical_val=args.noncanonical_val)
     if args.json:
         print_json({k: v for k, v in m.items() if k != "files"} | {"files": len(m["files"])})
     return 0
@@ -183,6 +184,10 @@ def register(sub) -> None:
     b.add_argument("--text-field", default="text")
     b.add_argument("--force", action="store_true", help="replace a non-empty --out")
     b.add_argument("--allow-duplicates", action="store_true", help="keep train docs whose text equals a val doc's")
+    b.add_argument("--caseops", action="store_true", help="CaseOps (#1729): transform documents, need a CaseOps "
+                   "tokenizer, write the val byte sidecar fineweb_val_bytes_*.bin")
+    b.add_argument("--noncanonical-val", action="store_true", help="allow a --val-docs other than 50,000 on the "
+                   "challenge's FineWeb documents (recorded in the manifest; issue #2127)")
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_build)
