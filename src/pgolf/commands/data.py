@@ -36,7 +36,18 @@ def cmd_verify(args) -> int:
               + (f" | max id {r['max_id']}" if "max_id" in r else "") + f" | manifest: {r['manifest']}"
               + (f" | tokenizer re-encodes {r['tokenizer_docs_reencoded']} docs exactly"
                  if "tokenizer_docs_reencoded" in r else ""))
+        print(f"{r['dir']}: val_tokens {r['val_tokens']:,} | target tokens {r['val_targets_T2048']:,} at T=2048 | "
+              f"train_shards {r['train_files']}" + _sidecar_line(r["sidecar"]))
     return 0
+
+
+def _sidecar_line(sc: dict | None) -> str:
+    if sc is None:
+        return " | no byte sidecar (bytes from the tokenizer's tables)"
+    line = f" | byte sidecar {sc['files']} file(s), {sc['values']:,} values, {sc['bytes']:,} bytes"
+    if "tokenizer_bytes" in sc:
+        line += f" (tokenizer's accounting {sc['tokenizer_bytes']:,}, {sc['bytes'] / sc['tokenizer_bytes'] - 1:+.4%})"
+    return line
 
 
 def cmd_fineweb(args) -> int:
@@ -145,7 +156,7 @@ def register(sub) -> None:
     v.set_defaults(fn=cmd_verify)
 
     f = verbs.add_parser("fineweb", help="download the published challenge shards + tokenizer (resumable, verified)")
-    f.add_argument("--variant", default="sp1024", help="sp1024 | sp4096 | sp8192 | … (dataset fineweb10B_<variant>)")
+    f.add_argument("--variant", default="sp1024", help="sp1024 | sp4096 | sp8192 | sp8192_caseops | … (dataset fineweb10B_<variant>)")
     f.add_argument("--train-shards", type=int, help="train shards to fetch (default 80, or all if fewer)")
     f.add_argument("--dir", default="data", help="local root (manifest.json, datasets/, tokenizers/)")
     f.add_argument("--repo", help="HF dataset repo (default per variant, e.g. willdepueoai/parameter-golf)")

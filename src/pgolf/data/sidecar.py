@@ -10,8 +10,10 @@ differs from its shard's ("short"), one whose size is not 1024 + 2·count ("wron
 `check_sidecar` compares the values with the tokenizer: BOS positions and unescaped operator tokens must hold 0, and
 the total must agree with the tokenizer's own accounting — the byte look-up tables with operators counting 0 and an
 escaped operator 3 — within `TOLERANCE`. The two differ legitimately only where SentencePiece's normaliser rewrote
-the input (collapsed whitespace runs, NFKC): the sidecar counts the original bytes, the tables the normalised text;
-#1855 vs #1626 logs put that at 0.003% on FineWeb. A sidecar counting operators as bytes (+5%), or all ones, fails.
+the input (whitespace runs collapsed, NFKC): the sidecar counts the original bytes, the tables the normalised text.
+Measured gaps: 0.003% on FineWeb (#1855 vs #1626 logs), +4.65% on the whitespace-heavy Python-docs test corpus; so
+the bound is loose (±10%) and catches a sidecar of another scale (doubled, all ones, another tokenizer's lengths);
+the per-token rules above catch a shifted sidecar and one counting operators as their 3 UTF-8 bytes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pgolf.errors import PgolfError
 
 PREFIX = "fineweb_val_bytes_"
 _NAME = re.compile(r"^fineweb_val_bytes_(\d{6})\.bin$")
-TOLERANCE = 0.01  # relative |Σ sidecar − Σ tokenizer accounting| allowed (see the module docstring)
+TOLERANCE = 0.10  # relative |Σ sidecar − Σ tokenizer accounting| allowed (see the module docstring)
 
 
 def sidecar_name(index: int) -> str:

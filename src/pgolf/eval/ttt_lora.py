@@ -82,9 +82,9 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
         return bucket_length(max(w.length for w in wins), T)
 
     def score(stream: Tensor, wins: list[Window]) -> list[Tensor]:
-        x, y, mask = window_batch(stream, wins, S, length(wins))
+        x, y, mask, pos = window_batch(stream, wins, S, length(wins), with_pos=True)
         nll = scorer.losses(x, y).float()
-        acc.add_masked(nll, x, y, mask)
+        acc.add_masked(nll, x, y, mask, pos)
         return [nll[b][mask[b]].cpu() for b, w in enumerate(wins) if w.length] if keep else []
 
     def adapt(released: Released) -> None:
