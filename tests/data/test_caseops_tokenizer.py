@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from test_caseops import ADVERSARIAL
 
 from pgolf.cli import main
 from pgolf.data.caseops import OPERATORS, encode
@@ -14,8 +15,6 @@ from pgolf.data.caseops_tokenizer import (
 )
 from pgolf.data.tokenizer import SPACE, load_sentencepiece, train_tokenizer
 from pgolf.errors import PgolfError
-
-from test_caseops import ADVERSARIAL
 
 
 @pytest.fixture(scope="module")

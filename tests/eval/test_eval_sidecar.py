@@ -107,7 +107,7 @@ def artifact(tmp_path_factory):
                                                 "model.model_dim": 32})
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("art") / "m.pga"
-    export_model(GPT(cfg.model), cfg, path)
+    export_model(GPT(cfg.model), cfg.model, cfg.quant, cfg.artifact, path)
     return path
 
 

@@ -1,4 +1,5 @@
-"""`pgolf data verify|fineweb|tokenizer|build`: everything a participant does with data (see pgolf.data)."""
+"""`pgolf data verify|fineweb|tokenizer|build`: everything a participant does with data (see pgolf.data).
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,12 @@ def cmd_tokenizer(args) -> int:
         is_caseops_tokenizer,
     )
     from pgolf.data.corpus import check_inputs
-    from pgolf.data.tokenizer import audit_tokenizer, check_byte_accounting, load_sentencepiece, train_tokenizer
+    from pgolf.data.tokenizer import (
+        audit_tokenizer,
+        check_byte_accounting,
+        load_sentencepiece,
+        train_tokenizer,
+    )
 
     def texts(limit: int | None):
         return itertools.islice(iter_texts(check_inputs(args.input), args.text_field), limit)

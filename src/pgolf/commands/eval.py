@@ -17,7 +17,8 @@ training graphs included; 0 when eager), `eval_seconds` (the scoring pass, TTT i
 Bytes: a data directory with a val byte sidecar (CaseOps, #1729) is scored with it — `accounting` in the output
 says "byte sidecar" — else with the tokenizer's look-up tables; a CaseOps tokenizer without a sidecar is refused
 (pgolf.eval.accounting).
-"""
+
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pgolf.config import ModelConfig
 from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
+from pgolf.model.config import ModelConfig, layer_sets
 from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
 from pgolf.model.features.parallel_residual import two_lane_block
@@ -28,7 +28,6 @@ from pgolf.model.features.smear_gate import make_smear_gate
 from pgolf.model.features.value_embed import ValueEmbedding
 from pgolf.model.init import init_weights
 from pgolf.model.layers import CastedLinear, rms_norm, zero_init
-from pgolf.model.layersets import parse_layers
 
 
 def unet_pairs(num_layers: int) -> tuple[int, int]:
@@ -59,7 +58,7 @@ class GPT(nn.Module):
         self.ve_shared, self.ve_slot = None, {}
         if cfg.value_embed is not None:
             ve = cfg.value_embed
-            layers = parse_layers(ve.layers, L, "model.value_embed.layers")
+            layers = layer_sets(cfg).value_embed
             self.ve_shared = ValueEmbedding(ve, cfg.vocab_size, cfg.num_kv_heads * (d // cfg.num_heads))
             self.ve_layer_scales = nn.ParameterList(
                 nn.Parameter(torch.full((1,), ve.layer_scale_init, dtype=torch.float32)) for _ in layers)
@@ -81,7 +80,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
-        init_weights(self, self.cfg)
+        c = self.cfg
+        init_weights(self, c.init, c.num_layers, c.tied_embed_init_std if c.tie_embeddings else None)
 
     def set_looping(self, on: bool) -> None:
         """Run the looped (virtual) schedule or the plain one; only a model with `cfg.recurrence` can loop."""

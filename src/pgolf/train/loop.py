@@ -68,7 +68,7 @@ def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch
                         loss = runner(x, y)
                     (loss / accum).backward()
                 total += loss.detach()
-        mu = muon_momentum(i, cfg)
+        mu = muon_momentum(i, o.muon_momentum, o.muon_momentum_warmup_start, o.muon_momentum_warmup_steps)
         for opt in optimizers:
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * scale
@@ -109,12 +109,12 @@ def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int],
             validate(step)
             clock.start()
         elapsed = clock.elapsed()
-        scale = lr_scale(step, elapsed, cfg)
+        scale = lr_scale(step, elapsed, cfg.schedule, t.iterations, cap)
         if h.qat is not None and h.qat.maybe_switch_on(scale):
             log(f"QAT on at step {step} (lr scale {scale:.3f} < {h.qat.late_threshold})")
-        if h.looping is not None and h.looping.maybe_switch_on(progress(step, elapsed, cfg)):
-            log(f"looping on at step {step} (progress {progress(step, elapsed, cfg):.3f})")
-        loss = step_fn(step, scale, wd_scale(step, elapsed, cfg))
+        if h.looping is not None and h.looping.maybe_switch_on(progress(step, elapsed, t.iterations, cap)):
+            log(f"looping on at step {step} (progress {progress(step, elapsed, t.iterations, cap):.3f})")
+        loss = step_fn(step, scale, wd_scale(step, elapsed, cfg.schedule.wd_taper, t.iterations, cap))
         step += 1
         if h.averager is not None and h.averager.update(h.model, step, scale):
             log(f"{h.averager.kind.upper()} first snapshot after step {step} (lr scale {scale:.3f})")
