@@ -34,7 +34,8 @@ from pgolf.data.build import build_corpus
 from pgolf.data.caseops import decode, encode
 from pgolf.data.caseops_tokenizer import TRAINER_OPTIONS, check_caseops_tokenizer
 from pgolf.data.shards import load_split
-from pgolf.data.sidecar import check_sidecar, load_sidecar
+from pgolf.data.sidecar import load_sidecar
+from pgolf.data.sidecar_check import check_sidecar
 from pgolf.data.tokenizer import byte_luts, load_sentencepiece, train_tokenizer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -6,13 +6,8 @@ import pytest
 from test_caseops import ADVERSARIAL
 
 from pgolf.cli import main
-from pgolf.data.caseops import OPERATORS, encode
-from pgolf.data.caseops_tokenizer import (
-    TRAINER_OPTIONS,
-    check_caseops_tokenizer,
-    encode_with_bytes,
-    is_caseops_tokenizer,
-)
+from pgolf.data.caseops import OPERATORS, encode, is_caseops_tokenizer
+from pgolf.data.caseops_tokenizer import TRAINER_OPTIONS, check_caseops_tokenizer, encode_with_bytes
 from pgolf.data.tokenizer import SPACE, load_sentencepiece, train_tokenizer
 from pgolf.errors import PgolfError
 

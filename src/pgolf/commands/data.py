@@ -64,12 +64,8 @@ def cmd_fineweb(args) -> int:
 def cmd_tokenizer(args) -> int:
     import itertools
 
-    from pgolf.data.caseops_tokenizer import (
-        TRAINER_OPTIONS,
-        audit_caseops,
-        check_caseops_tokenizer,
-        is_caseops_tokenizer,
-    )
+    from pgolf.data.caseops import is_caseops_tokenizer
+    from pgolf.data.caseops_tokenizer import TRAINER_OPTIONS, audit_caseops, check_caseops_tokenizer
     from pgolf.data.corpus import check_inputs
     from pgolf.data.tokenizer import (
         audit_tokenizer,

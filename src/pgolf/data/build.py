@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from pgolf.data.canonical import check_split
-from pgolf.data.caseops_tokenizer import check_caseops_tokenizer, encode_with_bytes, is_caseops_tokenizer
+from pgolf.data.caseops import is_caseops_tokenizer
+from pgolf.data.caseops_tokenizer import check_caseops_tokenizer, encode_with_bytes
 from pgolf.data.checksum import sha256_file
 from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
 from pgolf.data.progress import Progress

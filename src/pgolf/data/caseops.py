@@ -41,6 +41,12 @@ class CaseOpsError(PgolfError):
     """A string that is not the output of `encode` (decode's only failure)."""
 
 
+def is_caseops_tokenizer(sp) -> bool:
+    """True when any operator is a piece of a SentencePiece vocabulary (wherever it sits; ids are checked by
+    pgolf.data.caseops_tokenizer.check_caseops_tokenizer)."""
+    return any(sp.piece_to_id(op) != sp.unk_id() for op in OPERATORS)
+
+
 def _word(w: str) -> str:
     if w.islower():
         return w

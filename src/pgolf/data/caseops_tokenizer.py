@@ -29,11 +29,6 @@ from pgolf.errors import PgolfError
 TRAINER_OPTIONS = {"user_defined_symbols": list(OPERATORS)}
 
 
-def is_caseops_tokenizer(sp) -> bool:
-    """True when any CaseOps operator is a piece of the vocabulary (wherever it sits)."""
-    return any(sp.piece_to_id(op) != sp.unk_id() for op in OPERATORS)
-
-
 def check_caseops_tokenizer(sp, path: str | Path) -> None:
     """The operators must be the pieces at ids 4–7, in the order TITLE, ALLCAPS, CAPNEXT, ESC."""
     check_byte_accounting(sp, path)

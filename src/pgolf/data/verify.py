@@ -6,7 +6,7 @@ counts recorded by a manifest — pgolf's own build manifest (DIR/manifest.json,
 proxy corpus manifest (val_tokens / train_shards / shard_tokens), or the challenge's export manifest
 (DIR/../../manifest.json, the entry named DIR's name) — so a stale or foreign manifest is caught; and a tokenizer
 whose vocabulary size or sha256 differs from the one the manifest records. CaseOps data: the val byte sidecar's
-files, lengths and dtype, and with a tokenizer its values (pgolf.data.sidecar.check_sidecar); the report carries the
+files, lengths and dtype, and with a tokenizer its values (pgolf.data.sidecar_check); the report carries the
 counts reviewers compare (val_tokens, target tokens at T=2048, train shards; SPEC_FRONTIER.md §1.2).
 """
 
@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pgolf.data.caseops_tokenizer import check_caseops_tokenizer, is_caseops_tokenizer
+from pgolf.data.caseops import is_caseops_tokenizer
+from pgolf.data.caseops_tokenizer import check_caseops_tokenizer
 from pgolf.data.checksum import sha256_file
 from pgolf.data.fineweb import check_against_entry
 from pgolf.data.shards import load_split, read_header, read_shard
-from pgolf.data.sidecar import check_sidecar, has_sidecar, load_sidecar, sidecar_files
+from pgolf.data.sidecar import has_sidecar, load_sidecar, sidecar_files
+from pgolf.data.sidecar_check import check_sidecar
 from pgolf.errors import PgolfError
 
 _NAME = re.compile(r"^fineweb_(train|val)_(\d{6})\.bin$")

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pgolf.data.caseops_tokenizer import is_caseops_tokenizer
+from pgolf.data.caseops import is_caseops_tokenizer
 from pgolf.data.sidecar import has_sidecar, load_sidecar
 from pgolf.data.tokenizer import byte_luts
 from pgolf.errors import PgolfError
