@@ -10,10 +10,12 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from _evalkit import lut, stream, tiny_model
 
 from pgolf.config import LoRATTTConfig, PhasedTTTConfig, TTTConfig
+from pgolf.eval.accounting import SidecarBytes
 from pgolf.eval.run import evaluate, evaluate_ttt
 from pgolf.eval.standard import trim_val
 from pgolf.runtime.dist import Runtime, init_runtime, shutdown
@@ -41,6 +43,12 @@ def compute(rt: Runtime) -> dict:
                        phased=PhasedTTTConfig(prefix_docs=3, num_phases=1, lr=0.05, chunk_tokens=2 * T, batch_seqs=2,
                                               fresh_a_for_partial_batch=False))
     out["ttt_phased"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, phased).result.to_dict()
+    side = np.random.default_rng(3).integers(0, 10, tokens.size)  # a CaseOps byte sidecar (pgolf.eval.accounting)
+    side[tokens == 1] = 0
+    S = SidecarBytes(side, rt.device)
+    out["sidecar_standard"] = evaluate(model, tokens, T, 0, 8 * T, S, rt).to_dict()
+    out["sidecar_doc_aware"] = evaluate(model, tokens, T, 8, 8 * T, S, rt, doc_aware=True).to_dict()
+    out["ttt_lora_sidecar"] = evaluate_ttt(model, tokens, T, 8, 8 * T, S, rt, lora).result.to_dict()
     return out
 
 

@@ -13,6 +13,11 @@ Timing is end to end from the start of the command: `startup_seconds` (imports, 
 `data_seconds` (val shards, tokenizer, byte tables), `warmup_seconds` (compile warm-up on random tokens, TTT's
 training graphs included; 0 when eager), `eval_seconds` (the scoring pass, TTT included), and `total_seconds`
 (everything; the parts sum to it up to the final bookkeeping).
+
+Bytes: a data directory with a val byte sidecar (CaseOps, #1729) is scored with it — `accounting` in the output
+says "byte sidecar" — else with the tokenizer's look-up tables; a CaseOps tokenizer without a sidecar is refused
+(pgolf.eval.accounting).
+
 Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
@@ -62,10 +67,10 @@ def cmd_eval(args) -> int:
     from pgolf.artifact.model_file import load_model
     from pgolf.config import to_dict
     from pgolf.data.shards import load_split
-    from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
+    from pgolf.data.tokenizer import check_vocab, load_sentencepiece
     from pgolf.data.tokenizer_id import check_tokenizer
+    from pgolf.eval.accounting import describe, val_accounting
     from pgolf.eval.batches import speed_line
-    from pgolf.eval.bpb import DeviceLUT
     from pgolf.eval.plan import sliding_plan, split_for_rank
     from pgolf.eval.run import evaluate_config, model_bos, rank_batch
     from pgolf.eval.scorer import WindowScorer
@@ -87,7 +92,7 @@ def cmd_eval(args) -> int:
     sp = load_sentencepiece(args.tokenizer)
     check_vocab(sp, model.cfg.vocab_size, args.tokenizer)
     val = trim_val(np.asarray(load_split(Path(args.data), "val", model.cfg.vocab_size)), T, e.max_tokens)
-    lut = DeviceLUT(byte_luts(sp, model.cfg.vocab_size), rt.device)
+    lut = val_accounting(Path(args.data), sp, model.cfg.vocab_size, val, rt.device, args.tokenizer)
     t_data = time.perf_counter() - t2
     compile = e.compile and rt.is_cuda
     warm = 0.0
@@ -111,7 +116,7 @@ def cmd_eval(args) -> int:
            "compile": compile, "device": rt.describe(), "world_size": rt.world_size,
            "partial": bool(e.max_tokens), "rope_base": float(model.cfg.rope_base),
            "rope": rope_note(model, T, overridden=args.rope_base is not None), "speed": r.speed,
-           "tokenizer_check": tok_note}
+           "tokenizer_check": tok_note, "bytes": describe(lut)}
     if rt.is_main:
         if args.json:
             print_json(out)
@@ -129,6 +134,7 @@ def cmd_eval(args) -> int:
             print(f"time {out['total_seconds']:.1f} s end to end = startup {t_start:.2f} + load {t_load:.2f} "
                   f"(decompress {out['decompress_seconds']:.2f}) + data {t_data:.2f} + warm-up {warm:.2f} + eval "
                   f"{t_eval:.2f} | {rt.describe()} | {out['rope']} | {tok_note}")
+            print(out["bytes"])
             if r.speed is not None:
                 print(speed_line(r.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
     shutdown(rt)

@@ -43,6 +43,6 @@ def eval_standard(model: nn.Module, tokens: np.ndarray, seq_len: int, batch_toke
         x, y = chunk[:-1].view(-1, T), chunk[1:].view(-1, T)
         with rt.autocast():
             nll = model.token_losses(x, y)
-        acc.add(nll, x, y)
+        acc.add(nll, x, y, torch.arange(s * T + 1, e * T + 1, device=rt.device).view(-1, T))
     model.train(was_training)
     return acc.result(rt)

@@ -85,9 +85,9 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
 
     def score(stream: Tensor, wins: list[Window]) -> list[Tensor]:
         t0 = time.perf_counter()
-        x, y, mask = window_batch(stream, wins, S, length(wins))
+        x, y, mask, pos = window_batch(stream, wins, S, length(wins), with_pos=True)
         nll = scorer.losses(x, y).float()
-        acc.add_masked(nll, x, y, mask)
+        acc.add_masked(nll, x, y, mask, pos)
         # one row per document slot (the LoRA bank's batch): empty slots and short windows are the padding
         scorer.stats.add(S, x.size(1), sum(w.length for w in wins), sum(w.length - w.first for w in wins if w.length))
         if rt.is_cuda:

@@ -15,12 +15,12 @@ from pgolf.artifact.model_file import export_model, load_artifact
 from pgolf.artifact.pack import write_atomic
 from pgolf.config import Config, config_hash, to_dict, validate
 from pgolf.data.shards import load_split
-from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
+from pgolf.data.tokenizer import check_vocab, load_sentencepiece
 from pgolf.data.tokenizer_id import tokenizer_record
 from pgolf.data.train_loader import build_loader
 from pgolf.errors import PgolfError
+from pgolf.eval.accounting import describe, val_accounting
 from pgolf.eval.batches import speed_line
-from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.attention import describe_attention_kernel
@@ -119,9 +119,10 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     sp = load_sentencepiece(cfg.data.tokenizer)
     check_vocab(sp, cfg.model.vocab_size, cfg.data.tokenizer)
-    lut = DeviceLUT(byte_luts(sp, cfg.model.vocab_size), rt.device)
     T_eval = e.seq_len or t.seq_len
     val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
+    lut = val_accounting(Path(cfg.data.path), sp, cfg.model.vocab_size, val, rt.device, cfg.data.tokenizer)
+    log(describe(lut))
     loader = build_loader(cfg.data, cfg.model.vocab_size, cfg.train.seed, rt)
     log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
         + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer} | "
