@@ -20,6 +20,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, shard_dir, tokenizer_path):
+    from pgolf.model.flops import throughput
     from pgolf.recipes import get_recipe
     from pgolf.train.run import run
 
@@ -29,7 +30,7 @@ def run_dir(tmp_path_factory, shard_dir, tokenizer_path):
         "train.log_every": 1, "train.val_every": 3, "train.device": "cpu", "schedule.warmdown_iters": 3,
         "optim.muon_momentum_warmup_steps": 4})
     out = tmp_path_factory.mktemp("runs") / "tiny-run"
-    run(cfg, out, recipe="tiny", echo=False)
+    run(cfg, out, recipe="tiny", echo=False, throughput=throughput(cfg.model, cfg.train.seq_len, None))
     return out
 
 

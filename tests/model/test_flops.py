@@ -84,3 +84,21 @@ def test_feature_combinations(changes):
 
     m = override(get_recipe("baseline").build(), changes).model
     assert model_flops(m, 64).train() == counted_train_flops(m, 64)
+
+
+def test_throughput_lines_and_the_bundle_leaves_them_out():
+    from pgolf.artifact.bundle import import_closure
+    from pgolf.model.flops import throughput
+
+    m = get_recipe("pr1473").build().model
+    tp = throughput(m, 2048, "NVIDIA H100 80GB HBM3")
+    assert tp.peak_flops == 989e12 and tp.flops_per_token == model_flops(m, 2048).per_token("full")
+    # 1e6 tokens/s per device × 297.8 MFLOP/token ≈ 297.8 TFLOP/s = 30.1% of 989
+    assert tp.summary(1e6) == "model 298 TFLOP/s (attention full) | MFU 30.1% of H100 SXM"
+    assert "attention full" in tp.header and "H100 SXM" in tp.header
+    cpu = throughput(m, 2048, None)
+    assert cpu.peak_flops == 0.0 and "MFU" not in cpu.summary(1e6) and "no MFU" in cpu.header
+    # `pgolf train` hands the Throughput to the run; the bundled train_gpt.py does not ship these modules
+    closure = import_closure()
+    assert "pgolf.train.run" in closure
+    assert "pgolf.model.flops" not in closure and "pgolf.runtime.devices" not in closure

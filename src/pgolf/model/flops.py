@@ -14,6 +14,8 @@ MFU is quoted on the "full" count (the usual convention) against pgolf.runtime.d
 Invariant (tests/model/test_flops.py): `model_flops(cfg.model, T).train("full")` equals flop_counter's total for one
 forward+backward of the full-size model at batch 1 × T on the meta device, for every registered recipe.
 Recurrence: the looped schedule (the graph training ends on and is exported) unless `looping=False`.
+Log lines: `Throughput` (header + what the step line's MFU needs) is made by `pgolf train` and handed to the run, so
+the bundled train_gpt.py, whose code bytes count against the cap, carries neither this module nor the device table.
 """
 
 from __future__ import annotations
@@ -107,10 +109,27 @@ def header_line(m, seq_len: int, device_name: str | None, looping: bool = True) 
             f"{flop_units(s['flops_per_token_causal'])}) | {s['slots']} block slots | {p}")
 
 
-def mfu_line(m, seq_len: int, device_name: str | None, tokens_per_s: float, looping: bool = True) -> str:
-    """Achieved model FLOP/s (and MFU where the peak is known) at a measured throughput."""
-    fpt = flops_summary(m, seq_len, looping)["flops_per_token"]
+@dataclass(frozen=True)
+class Throughput:
+    """What a run's log says about FLOPs: the header line, and the numbers its step lines' MFU needs. `pgolf train`
+    makes one and hands it to the run; the bundled train_gpt.py does not (it would ship these bytes under the cap)."""
+
+    header: str
+    flops_per_token: float  # training FLOPs/token, attention full
+    peak_flops: float  # one device's dense bf16 peak, 0 when unknown
+    peak_name: str | None
+
+    def summary(self, tokens_per_s: float) -> str:
+        """Achieved model FLOP/s (and MFU where the peak is known) at one device's measured throughput."""
+        achieved = self.flops_per_token * tokens_per_s
+        tail = f" | MFU {100 * mfu(self.flops_per_token, tokens_per_s, self.peak_flops):.1f}% of {self.peak_name}" \
+            if self.peak_flops else ""
+        return f"model {flop_units(achieved)}/s (attention full){tail}"
+
+
+def throughput(m, seq_len: int, device_name: str | None, looping: bool = True) -> Throughput:
+    """The Throughput of ModelConfig m trained at `seq_len` on `device_name` (None: CPU / unknown, no MFU)."""
     peak = device_peak(device_name)
-    achieved = fpt * tokens_per_s
-    tail = f" | MFU {100 * mfu(fpt, tokens_per_s, peak[1]):.1f}% of {peak[0]}" if peak else ""
-    return f"model {flop_units(achieved)}/s (attention full){tail}"
+    fpt = flops_summary(m, seq_len, looping)["flops_per_token"]
+    return Throughput(header_line(m, seq_len, device_name, looping), fpt, peak[1] if peak else 0.0,
+                      peak[0] if peak else None)

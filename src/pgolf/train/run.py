@@ -25,13 +25,11 @@ from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.attention import describe_attention_kernel
 from pgolf.model.features.recurrence import LoopSwitch
-from pgolf.model.flops import flops_summary, header_line, mfu_line
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.routing import describe_groups
 from pgolf.quant.calibrate import calibrate
 from pgolf.runtime.atomic_write import ensure_dir
-from pgolf.runtime.devices import device_peak
 from pgolf.runtime.dist import Runtime, init_runtime, peer_failure, shutdown
 from pgolf.runtime.log import RunLogger, environment
 from pgolf.train.averaging import apply_average, build_averager
@@ -64,7 +62,7 @@ def _reserve_calibration_time(cfg: Config, log) -> Config:
     return replace(cfg, train=replace(t, max_wallclock_seconds=cap))
 
 
-def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -> dict:
+def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True, throughput=None) -> dict:
     """Train, export, score. After the config stage every failure leaves summary.json with status "failed" and the
     one-line reason, and train.log records it (pgolf.train.status)."""
     cfg = validate(cfg)
@@ -73,7 +71,7 @@ def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -
     log = RunLogger(out_dir, enabled=rt.is_main, echo=echo)
     failed = True
     try:
-        summary = _run(cfg, out_dir, recipe, rt, log)
+        summary = _run(cfg, out_dir, recipe, rt, log, throughput)
         failed = False
         return summary
     except BaseException as e:
@@ -106,7 +104,7 @@ def _record_failure(out_dir: Path, cfg: Config, recipe: str, log, e: BaseExcepti
         log.record(f"could not write summary.json: {w}")
 
 
-def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
+def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=None) -> dict:
     t, e = cfg.train, cfg.eval
     if t.grad_accum % rt.world_size:
         raise PgolfError(f"train.grad_accum={t.grad_accum} must be divisible by the world size {rt.world_size}")
@@ -140,7 +138,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
-    log(header_line(cfg.model, t.seq_len, env.get("gpu")))
+    if throughput is not None:  # pgolf.model.flops.Throughput from `pgolf train`; the bundle has none (its bytes)
+        log(throughput.header)
     for line in describe_groups(opt.groups, cfg.optim, cfg.model.tie_embeddings):
         log(line)
     if qat is not None:
@@ -163,10 +162,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     if averager is not None:
         log(averager.describe())
     parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
-    peak = device_peak(env.get("gpu"))  # the step line's MFU: all ranks' FLOP/s over all ranks' peak
     hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping,
-                  flops_per_token=flops_summary(cfg.model, t.seq_len)["flops_per_token"],
-                  peak_flops=peak[1] * rt.world_size if peak else 0.0)
+                  flops_per_token=throughput.flops_per_token if throughput is not None else 0.0,
+                  peak_flops=throughput.peak_flops * rt.world_size if throughput is not None else 0.0)
     if t.checkpoint is not None:
         hooks.checkpointer = Checkpointer(t.checkpoint, out_dir, rt, config_hash(cfg))
         resumed = hooks.checkpointer.load(parts)
@@ -181,9 +179,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at, hooks)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
-    if res.train_seconds > 0 and res.steps > 0:
+    if throughput is not None and res.train_seconds > 0 and res.steps > 0:
         per_rank = res.steps * t.batch_tokens / res.train_seconds / rt.world_size
-        log(mfu_line(cfg.model, t.seq_len, env.get("gpu"), per_rank) + f" per rank, whole run ({rt.world_size} rank(s))")
+        log(throughput.summary(per_rank) + f" per rank, whole run ({rt.world_size} rank(s))")
     if looping is not None and not looping.finish():
         log("recurrence: training stopped before the looping switch; evaluating and exporting the looped graph "
             "anyway (the final graph, as #1855 does)")
