@@ -6,6 +6,10 @@ and val_bpb per mode.
     python benchmarks/eval_speed.py modes --data /work/shared/data/gutenberg_sp1024 \
         --tokenizer /work/shared/tokenizers/fineweb_1024_bpe.model --max-tokens 65536 --seq-len 256 --stride 64
 
+`padding`: no model — the padded fraction of rank 0's compiled scoring in every mode (T 2048, stride 64, 8 ranks,
+the default 524,288-token batch, TTT chunks of 32K) under the former full-row rule and pgolf.eval.batches' buckets.
+    python benchmarks/eval_speed.py padding --data /work/shared/data/gutenberg_sp1024
+
 `pr198`: a #198-shaped model (11L × 512, 8/4 heads, MLP 3×, vocab 1024, tied, softcap 30; no BigramHash, SmearGate
 held at exactly 0 in the #198 model), sliding eval T 2048 / stride 64 over the whole val split, once with pgolf
 (compiled, bucketed batch shapes) and with `eval_val_sliding` from #198's train_gpt.py (its first call, which compiles,
@@ -41,9 +45,9 @@ from pgolf.config import LoRATTTConfig, ModelConfig, QuantConfig, TTTConfig
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, load_sentencepiece
 from pgolf.eval.bpb import DeviceLUT
-from pgolf.eval.plan import Window, sliding_plan
+from pgolf.eval.plan import Window, sliding_plan, split_for_rank
 from pgolf.eval.run import evaluate, evaluate_ttt
-from pgolf.eval.scorer import WindowScorer
+from pgolf.eval.scorer import WindowScorer, bucket_length
 from pgolf.eval.sliding import eval_plan
 from pgolf.eval.standard import trim_val
 from pgolf.model.gpt import GPT
@@ -259,6 +263,52 @@ def _eager_compile():
         torch.compile = real
 
 
+def padded(wins: list[Window], T: int, batch_tokens: int, rule: str) -> tuple[int, int]:
+    """(computed, real) positions of scoring `wins` as one compiled pass: rule "full" = every batch of a bucket at
+    its full row count (the scorer before eval/batches.py), "buckets" = pgolf.eval.batches' fixed row buckets."""
+    # imported here, not at the top: the pr198 mode also runs against a pgolf without eval/batches.py ("before")
+    from pgolf.eval.batches import split_rows
+
+    groups: dict[int, list[Window]] = {}
+    for w in wins:
+        groups.setdefault(bucket_length(w.length, T), []).append(w)
+    computed = 0
+    for L, ws in groups.items():
+        rows = max(1, batch_tokens // L)
+        if rule == "full":
+            computed += -(-len(ws) // rows) * rows * L
+        else:
+            computed += sum(b for _, b in split_rows(len(ws), rows, fixed=True)) * L
+    return computed, sum(w.length for w in wins)
+
+
+def cmd_padding(a) -> list[dict]:
+    """Padded fraction of rank 0's compiled scoring, per mode, before (full rows) and after (row buckets); no model."""
+    from pgolf.eval.ttt import chunk_plan
+
+    val = trim_val(np.asarray(load_split(Path(a.data), "val")), a.seq_len, a.max_tokens)
+    T, s, W = a.seq_len, a.stride, a.world
+    bt = max(1, a.batch_tokens // W)
+    rows = []
+    for name, plan, chunked in (("standard", sliding_plan(val, T, 0, False), False),
+                                (f"sliding s={s}", sliding_plan(val, T, s, False), False),
+                                (f"doc-aware s={s}", sliding_plan(val, T, s, True), False),
+                                (f"TTT full, sliding s={s}, chunks {a.ttt_chunk}", sliding_plan(val, T, s, False), True),
+                                (f"TTT full, doc-aware s={s}, chunks {a.ttt_chunk}", sliding_plan(val, T, s, True), True)):
+        calls = chunk_plan(plan, a.ttt_chunk) if chunked else [plan]
+        mine = [split_for_rank(c, 0, W) for c in calls]  # each score call scores rank 0's share of one chunk
+        out = {"mode": name}
+        for rule in ("full", "buckets"):
+            c, r = map(sum, zip(*(padded(m, T, bt, rule) for m in mine if m)))
+            out[rule] = 1 - r / c
+        rows.append(out)
+    print(f"rank 0 of {W} | T {T} | {val.size - 1:,} targets | {bt:,} positions per rank batch | compiled shapes")
+    print(f"{'mode':<44} {'padded before (full rows)':>26} {'after (row buckets)':>20}")
+    for r in rows:
+        print(f"{r['mode']:<44} {100 * r['full']:>25.2f}% {100 * r['buckets']:>19.2f}%")
+    return rows
+
+
 def main(argv: list[str] | None = None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -284,7 +334,17 @@ def main(argv: list[str] | None = None):
     p.add_argument("--pr198-script", help="#198's train_gpt.py (without it only pgolf's side runs)")
     p.add_argument("--small", action="store_true", help="2L×64, T 128, stride 32: a CPU check of the comparison")
     p.add_argument("--repeats", type=int, default=3, help="timed (pgolf, #198) pairs, alternating; medians")
+    q = sub.add_parser("padding")
+    q.add_argument("--data", required=True)
+    q.add_argument("--max-tokens", type=int, default=0)
+    q.add_argument("--seq-len", type=int, default=2048)
+    q.add_argument("--stride", type=int, default=64)
+    q.add_argument("--batch-tokens", type=int, default=524_288, help="global (EvalConfig's default)")
+    q.add_argument("--world", type=int, default=8)
+    q.add_argument("--ttt-chunk", type=int, default=32_768)
     a = ap.parse_args(argv)
+    if a.cmd == "padding":
+        return cmd_padding(a)
     if a.threads:
         torch.set_num_threads(a.threads)
     return cmd_modes(a) if a.cmd == "modes" else cmd_pr198(a)

@@ -42,6 +42,17 @@ def tokenizer_path(tmp_path_factory, docs) -> Path:
 
 
 @pytest.fixture(scope="session")
+def caseops_tokenizer_path(tmp_path_factory, docs) -> Path:
+    """A CaseOps SentencePiece model (operators at ids 4–7) trained on the CaseOps-encoded docs."""
+    from pgolf.data.caseops import encode
+    from pgolf.data.caseops_tokenizer import TRAINER_OPTIONS
+    from pgolf.data.tokenizer import train_tokenizer
+
+    out = tmp_path_factory.mktemp("caseops_tok")
+    return train_tokenizer(map(encode, docs), TEST_VOCAB, out / "tok", num_threads=2, **TRAINER_OPTIONS)
+
+
+@pytest.fixture(scope="session")
 def shard_dir(tmp_path_factory, docs, tokenizer_path) -> Path:
     """val = first 12 docs, train = the rest, each doc [BOS] + ids (the challenge's export)."""
     from pgolf.data.shards import write_shard

@@ -46,3 +46,9 @@ def test_pr198_comparison_small_on_cpu(tmp_path, shard_dir, tokenizer_path):
     # loss, pgolf.kernels.softcap_ce, rounds each NLL differently from F.cross_entropy)
     assert abs(out["pgolf_on_pr198_windows"]["bpb_diff"]) < 1e-8
     assert out["pgolf"]["scored_tokens"] == out["targets"] == 4096 < out["pr198"]["scored_tokens"]
+
+
+def test_padding_table_never_pads_more_than_full_rows(shard_dir):
+    rows = bench().main(["padding", "--data", str(shard_dir), "--seq-len", "64", "--stride", "16", "--batch-tokens",
+                         "4096", "--world", "2", "--ttt-chunk", "512"])
+    assert len(rows) == 5 and all(0.0 <= r["buckets"] <= r["full"] < 1.0 for r in rows)

@@ -1,5 +1,6 @@
 """Distributed evaluation on 2 gloo ranks (two CPU processes) equals one rank: standard, sliding,
-document-aware, full-model TTT and per-document LoRA TTT."""
+document-aware, full-model TTT, per-document LoRA TTT and phased TTT (adapters + a global SGD phase) — with the
+byte tables and with a CaseOps byte sidecar."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def test_two_gloo_ranks_equal_one_rank(tmp_path):
     for name, one in single.items():
         two = ranks[0][name]
         assert (two["scored_tokens"], two["scored_bytes"]) == (one["scored_tokens"], one["scored_bytes"]), name
+        assert two["accounting"] == one["accounting"] == ("byte sidecar" if "sidecar" in name else "byte LUT")
         tol = 1e-12 if not name.startswith("ttt") else 1e-6  # TTT: gradients summed in another order
         assert two["val_loss"] == pytest.approx(one["val_loss"], rel=tol), name
         assert two["val_bpb"] == pytest.approx(one["val_bpb"], rel=tol), name

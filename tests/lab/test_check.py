@@ -248,3 +248,21 @@ def test_cli_table_json_and_exit_status(tmp_path, tokenizer_path, capsys):
     assert [r["status"] for r in rows if r["key"] == "train_shards"] == ["fail"]
     assert main(["check", str(tmp_path / "nothing")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_a_caseops_rebuild_with_other_shard_counts_is_unknown_not_pass(tmp_path):
+    rows, _ = check(record(tmp_path, "rebuild", GOOD_LOG.replace("train_shards: 80", "train_shards: 1502")))
+    assert status(rows)["train_shards"] == "unknown" and "a partial download or a local rebuild" in reason(rows, "train_shards")
+
+
+def test_shipped_code_follows_the_files_train_gpt_names(tmp_path):
+    from pgolf.lab.check_record import shipped_code
+
+    d = record(tmp_path, "code", code_bytes=0)
+    (d / "train_gpt.py").write_text("from online_ngram_tilt import tilt\n")
+    (d / "online_ngram_tilt.py").write_text("SRC = 'online_ngram_state.c'\n")
+    (d / "online_ngram_state.c").write_text("int x;\n")
+    (d / "prepare_caseops_data.py").write_text("# data prep, not named by the script\n")
+    n, names = shipped_code(d)
+    assert names == ["train_gpt.py", "online_ngram_tilt.py", "online_ngram_state.c"]
+    assert n == sum((d / x).stat().st_size for x in names)

@@ -68,8 +68,12 @@ def cases(p) -> dict[str, list[list[str]]]:
             [], [m, "--out", out_of("e1")], [f, "--out", out_of("e2")], [d, "--out", out_of("e3")],
             [p["run"], "--out", out_of("e4")], [d, "--out", u], [d, "--out", out_of("e5"), "--track", "nope"],
         ],
-        "check": [[], [m], [f], [d], [p["run"]], ["--frobnicate", d]],
-        "stats": [[], [m, "--vs", m], [f, "--vs", f], [d], [d, "--vs", d], [p["run"], "--vs", p["run"]]],
+        "stats": [[], [d], ["--frobnicate"], [m, "--vs", d], [f, "--vs", d], [d, "--vs", d], [p["run"], "--vs", d]],
+        "check": [[], ["--frobnicate"], [m], [f], [d], [p["run"]]],
+        "bench": [[], ["--recipe", "nope"], ["--recipe", "tiny", "--steps", "abc"], ["--recipe", "tiny", "--steps", "0"],
+                  *overrides(["--recipe", "tiny", "--tiny"])],
+        "report": [[], [m], [f], [d], [p["run"]]],
+        "compare": [[], [m], [f, d], [d, "--by", "tokens"], [d, d]],
     }
 
 
@@ -78,7 +82,8 @@ def all_cases():
 
 
 CASE_COUNTS = {"demo": 6, "train": 10, "eval": 8, "recipes": 4, "keys": 2, "data": 12, "size": 7, "bundle": 10,
-               "export": 7, "check": 6, "stats": 6}
+               "export": 7, "stats": 7, "check": 6,
+               "bench": 7, "report": 5, "compare": 5}
 
 
 def test_every_verb_has_cases(paths):

@@ -20,7 +20,8 @@ from torch import Tensor, nn
 import pgolf
 from pgolf.artifact.codecs import CODEC_IDS, compress, compress_report
 from pgolf.artifact.config import ArtifactConfig
-from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, read_file, write_atomic
+from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, write_atomic
+from pgolf.artifact.pergroup import encode_file_pergroup, read_artifact
 from pgolf.coerce import from_dict, to_dict
 from pgolf.errors import PgolfError
 from pgolf.model.config import ModelConfig
@@ -49,7 +50,12 @@ def file_meta(model: ModelConfig, qmeta: dict, storage: str, tokenizer: dict | N
 def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, model: ModelConfig,
                    a: ArtifactConfig, tokenizer: dict | None = None) -> tuple[bytes, dict]:
     t0 = time.perf_counter()
-    payload = pack(tensors, file_meta(model, qmeta, a.storage, tokenizer), a.storage, int_bits(qmeta))
+    meta = file_meta(model, qmeta, a.storage, tokenizer)
+    if a.pergroup is not None:
+        data, info = encode_file_pergroup(tensors, meta, int_bits(qmeta), a.storage, a.codec, a.pergroup)
+        return data, {"codec": "pergroup", "model_bytes": len(data), "storage": a.storage, "pergroup": info,
+                      "encode_seconds": time.perf_counter() - t0}
+    payload = pack(tensors, meta, a.storage, int_bits(qmeta))
     codec, blob, sizes = compress_report(payload, a.codec, a.level)
     data = FILE_MAGIC + bytes([CODEC_IDS[codec]]) + blob
     return data, {"codec": codec, "model_bytes": len(data), "payload_bytes": len(payload), "storage": a.storage,
@@ -100,7 +106,7 @@ def export_model(module: nn.Module, model: ModelConfig, quant: QuantConfig, arti
 
 def load_artifact(path: Path) -> tuple[ModelConfig, dict[str, Tensor], dict]:
     """→ (model config, dequantized state dict, info with codec/file_bytes/decompress_seconds)."""
-    arrays, meta, info = read_file(Path(path))
+    arrays, meta, info = read_artifact(Path(path))
     try:
         mcfg = from_dict(ModelConfig, meta["model"], prefix="model")
         qmeta = meta["tensors"]

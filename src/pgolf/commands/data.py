@@ -38,7 +38,18 @@ def cmd_verify(args) -> int:
               + (f" | max id {r['max_id']}" if "max_id" in r else "") + f" | manifest: {r['manifest']}"
               + (f" | tokenizer re-encodes {r['tokenizer_docs_reencoded']} docs exactly"
                  if "tokenizer_docs_reencoded" in r else ""))
+        print(f"{r['dir']}: val_tokens {r['val_tokens']:,} | target tokens {r['val_targets_T2048']:,} at T=2048 | "
+              f"train_shards {r['train_files']}" + _sidecar_line(r["sidecar"]))
     return 0
+
+
+def _sidecar_line(sc: dict | None) -> str:
+    if sc is None:
+        return " | no byte sidecar (bytes from the tokenizer's tables)"
+    line = f" | byte sidecar {sc['files']} file(s), {sc['values']:,} values, {sc['bytes']:,} bytes"
+    if "tokenizer_bytes" in sc:
+        line += f" (tokenizer's accounting {sc['tokenizer_bytes']:,}, {sc['bytes'] / sc['tokenizer_bytes'] - 1:+.4%})"
+    return line
 
 
 def cmd_fineweb(args) -> int:
@@ -52,6 +63,9 @@ def cmd_fineweb(args) -> int:
 
 
 def cmd_tokenizer(args) -> int:
+
+    from pgolf.data.caseops import is_caseops_tokenizer
+    from pgolf.data.caseops_tokenizer import TRAINER_OPTIONS, audit_caseops, check_caseops_tokenizer
     from pgolf.data.corpus import check_inputs
     from pgolf.data.tokenizer import (
         audit_tokenizer,
@@ -68,18 +82,32 @@ def cmd_tokenizer(args) -> int:
     else:
         if not args.output or not args.vocab:
             raise UsageError("pgolf data tokenizer", "--vocab N and -o PREFIX are required to train (or --check MODEL)")
-        print(f"tokenizer: training SentencePiece BPE, vocab {args.vocab}, the challenge's spec, on "
+        kind = "CaseOps (#1729: operators at ids 4–7) " if args.caseops else ""
+        print(f"tokenizer: training {kind}SentencePiece BPE, vocab {args.vocab}, the challenge's spec, on "
               f"{args.max_docs or 'all'} docs of {len(args.input)} input(s)")
-        model = train_tokenizer(texts(args.max_docs or None), args.vocab, Path(args.output), num_threads=args.threads)
+        if args.caseops:
+            from pgolf.data.caseops import encode
+
+            model = train_tokenizer(map(encode, texts(args.max_docs or None)), args.vocab, Path(args.output),
+                                    num_threads=args.threads, **TRAINER_OPTIONS)
+        else:
+            model = train_tokenizer(texts(args.max_docs or None), args.vocab, Path(args.output),
+                                    num_threads=args.threads)
     sp = load_sentencepiece(model)
     check_byte_accounting(sp, model)
-    r = audit_tokenizer(sp, texts(args.audit_docs) if args.input else [], model)
+    caseops = args.caseops or is_caseops_tokenizer(sp)
+    if caseops:
+        check_caseops_tokenizer(sp, model)
+        r = audit_caseops(sp, texts(args.audit_docs) if args.input else [], model)
+    else:
+        r = audit_tokenizer(sp, texts(args.audit_docs) if args.input else [], model)
     if args.json:
         print_json(r)
     else:
         print(f"{model}: vocab {r['vocab_size']} | byte pieces {r['byte_pieces']} | '▁' id {r['space_piece_id']}"
-              + (f" | {r['bytes_per_token']:.3f} bytes/token, byte coverage {r['byte_coverage']:.5f}, "
-                 f"{r['unk_tokens']} <unk> on {r['docs']} docs" if r["tokens"] else ""))
+              + (" | CaseOps operators at ids 4–7" if caseops else "")
+              + (f" | {r['bytes_per_token']:.3f} bytes/token, byte coverage {r['byte_coverage']:.5f}"
+                 + ("" if caseops else f", {r['unk_tokens']} <unk>") + f" on {r['docs']} docs" if r["tokens"] else ""))
         if not r["byte_pieces"]:
             print(f"{model}: note — no byte-fallback pieces: characters outside the vocab become <unk> and count "
                   f"0 bytes in bpb")
@@ -107,7 +135,8 @@ def cmd_build(args) -> int:
 
     m = build_corpus([Path(p) for p in args.docs], Path(args.tokenizer), Path(args.out), args.val_docs,
                      args.shard_tokens, args.val_tokens, args.train_tokens, args.workers, args.text_field,
-                     args.force, args.allow_duplicates, log=_logger(args), progress=not args.no_progress)
+                     args.force, args.allow_duplicates, log=_logger(args), progress=not args.no_progress,
+                     caseops=args.caseops, noncanonical_val=args.noncanonical_val)
     if args.json:
         print_json({k: v for k, v in m.items() if k != "files"} | {"files": len(m["files"])})
     return 0
@@ -127,7 +156,7 @@ def register(sub) -> None:
     v.set_defaults(fn=cmd_verify)
 
     f = verbs.add_parser("fineweb", help="download the published challenge shards + tokenizer (resumable, verified)")
-    f.add_argument("--variant", default="sp1024", help="sp1024 | sp4096 | sp8192 | … (dataset fineweb10B_<variant>)")
+    f.add_argument("--variant", default="sp1024", help="sp1024 | sp4096 | sp8192 | sp8192_caseops | … (dataset fineweb10B_<variant>)")
     f.add_argument("--train-shards", type=int, help="train shards to fetch (default 80, or all if fewer)")
     f.add_argument("--dir", default="data", help="local root (manifest.json, datasets/, tokenizers/)")
     f.add_argument("--repo", help="HF dataset repo (default per variant, e.g. willdepueoai/parameter-golf)")
@@ -145,7 +174,10 @@ def register(sub) -> None:
     t.add_argument("-o", "--output", help="model prefix (writes PREFIX.model and PREFIX.vocab)")
     t.add_argument("--max-docs", type=int, default=0, help="train on the first N documents (0 = all)")
     t.add_argument("--threads", type=int, default=0, help="SentencePiece trainer threads (0 = its default)")
-    t.add_argument("--check", metavar="MODEL", help="audit an existing model instead of training")
+    t.add_argument("--check", metavar="MODEL", help="audit an existing model instead of training (a CaseOps model "
+                   "is recognised by its operators and must have them at ids 4–7)")
+    t.add_argument("--caseops", action="store_true", help="CaseOps (#1729): train on case-transformed documents "
+                   "with the operators U+E001..E004 reserved at ids 4–7; with --check, require a CaseOps model")
     t.add_argument("--audit-docs", type=int, default=1000, help="documents of --input used for the byte audit")
     t.add_argument("--text-field", default="text")
     t.add_argument("--json", action="store_true")
@@ -163,6 +195,10 @@ def register(sub) -> None:
     b.add_argument("--text-field", default="text")
     b.add_argument("--force", action="store_true", help="replace a non-empty --out")
     b.add_argument("--allow-duplicates", action="store_true", help="keep train docs whose text equals a val doc's")
+    b.add_argument("--caseops", action="store_true", help="CaseOps (#1729): transform documents, need a CaseOps "
+                   "tokenizer, write the val byte sidecar fineweb_val_bytes_*.bin")
+    b.add_argument("--noncanonical-val", action="store_true", help="allow a --val-docs other than 50,000 on the "
+                   "challenge's FineWeb documents (recorded in the manifest; issue #2127)")
     b.add_argument("--no-progress", action="store_true")
     b.add_argument("--json", action="store_true")
     b.set_defaults(fn=cmd_build)

@@ -11,7 +11,10 @@ from pgolf.train.options import add_run_options
 
 def cmd_train(args) -> int:
     # heavy (torch), cold path: imported here so that `pgolf --help` and argument errors stay torch-free
+    import torch
+
     from pgolf.config import to_dict
+    from pgolf.model.flops import throughput
     from pgolf.model.gpt import count_params
     from pgolf.train.entry import run_and_report
 
@@ -20,7 +23,10 @@ def cmd_train(args) -> int:
         print_json({"recipe": args.recipe, "tiny": args.tiny, "params": count_params(cfg.model),
                     "config": to_dict(cfg)})
         return 0
-    return run_and_report(cfg, args.recipe + ("+tiny" if args.tiny else ""), args.out)
+    # the FLOPs/MFU lines of the log: made here, not inside the run, so the bundled train_gpt.py does not ship them
+    gpu = torch.cuda.get_device_name(0) if cfg.train.device != "cpu" and torch.cuda.is_available() else None
+    return run_and_report(cfg, args.recipe + ("+tiny" if args.tiny else ""), args.out,
+                          throughput(cfg.model, cfg.train.seq_len, gpu))
 
 
 def register(sub) -> None:

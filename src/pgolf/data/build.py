@@ -12,6 +12,11 @@ in flight, so memory stays flat on any corpus size. Safety: every shard is writt
 directory that replaces `out` only when the build succeeded; a document of train whose text equals a val
 document's (blake2b-128 of the text) is refused unless `allow_duplicates`; manifest.json records doc/token counts,
 sha256 of every input, of the tokenizer and of every shard.
+
+CaseOps (`caseops`, #1729): each document is transformed (pgolf.data.caseops) before encoding with a CaseOps
+tokenizer (operators at ids 4–7, checked), and the val split gets the byte sidecar `fineweb_val_bytes_NNNNNN.bin`
+beside its shards, cut at the same places (each token's original UTF-8 bytes, BOS 0; pgolf.data.sidecar). Overlap
+hashes are taken on the original text. The canonical FineWeb split is enforced (pgolf.data.canonical).
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
+from pgolf.data.canonical import check_split
+from pgolf.data.caseops import is_caseops_tokenizer
+from pgolf.data.caseops_tokenizer import check_caseops_tokenizer, encode_with_bytes
 from pgolf.data.checksum import sha256_file
 from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
-from pgolf.data.progress import Progress
+from pgolf.data.progress import ByteProgress
 from pgolf.data.shards import header_bytes, write_shard
+from pgolf.data.sidecar import sidecar_name
 from pgolf.data.tokenizer import check_byte_accounting, load_sentencepiece
 from pgolf.data.verify import BUILD_FORMAT
 from pgolf.errors import PgolfError
@@ -46,8 +55,9 @@ def _init_worker(model: str) -> None:
     _SP = load_sentencepiece(model)
 
 
-def encode_batch(batch: Batch, text_field: str) -> tuple[np.ndarray, np.ndarray, list[bytes], str, int]:
-    """One batch → (flat uint16 [BOS]+ids per doc, per-doc token counts, per-doc text hashes, source, first line)."""
+def encode_batch(batch: Batch, text_field: str, caseops: bool = False) -> tuple:
+    """One batch → (flat uint16 [BOS]+ids per doc, per-doc token counts, per-doc text hashes, source, first line,
+    per-token original bytes parallel to the ids — BOS 0 — with `caseops`, else None)."""
     texts = batch.items
     if batch.kind == "jsonl":
         texts = []
@@ -59,37 +69,58 @@ def encode_batch(batch: Batch, text_field: str) -> tuple[np.ndarray, np.ndarray,
                 raise PgolfError(f"{batch.source}:{batch.first + i}: {what}") from None
             if not isinstance(texts[-1], str):
                 raise PgolfError(f"{batch.source}:{batch.first + i}: {text_field!r} is not a string")
-    enc = _SP.encode(texts, out_type=int, num_threads=1)
+    nbytes = None
+    if caseops:
+        pairs = encode_with_bytes(_SP, texts)
+        enc = [ids for ids, _ in pairs]
+    else:
+        enc = _SP.encode(texts, out_type=int, num_threads=1)
     sizes = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
     ids = np.fromiter(itertools.chain.from_iterable(enc), dtype=np.uint16, count=int(sizes.sum()))
-    out = np.insert(ids, np.cumsum(sizes) - sizes, _SP.bos_id())
+    starts = np.cumsum(sizes) - sizes
+    out = np.insert(ids, starts, _SP.bos_id())
+    if caseops:
+        flat = np.concatenate([b for _, b in pairs]) if pairs else np.zeros(0, np.int64)
+        if flat.size and flat.max() > 65535:
+            k = int(np.searchsorted(np.cumsum(sizes), int(np.argmax(flat > 65535)), side="right"))
+            raise PgolfError(f"{batch.source}:{batch.first + k}: a token stands for more than 65,535 bytes (does not "
+                             f"fit the uint16 sidecar)")
+        nbytes = np.insert(flat.astype(np.uint16), starts, 0)
     lens = sizes + 1
     hashes = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
-    return out, lens, hashes, batch.source, batch.first
+    return out, lens, hashes, batch.source, batch.first, nbytes
 
 
 class _SplitWriter:
-    """Cuts one split's stream into shards (atomic writes), optionally capped at `cap` tokens."""
+    """Cuts one split's stream into shards (atomic writes), optionally capped at `cap` tokens; with `sidecar`, the
+    byte sidecar (pgolf.data.sidecar) is cut the same way beside it."""
 
-    def __init__(self, out: Path, split: str, shard_tokens: int, cap: int):
+    def __init__(self, out: Path, split: str, shard_tokens: int, cap: int, sidecar: bool = False):
         self.out, self.split, self.cap = out, split, cap
         self.buf = np.empty(shard_tokens, dtype=np.uint16)
-        self.fill = self.tokens = self.dropped = 0
+        self.side = np.empty(shard_tokens, dtype=np.uint16) if sidecar else None
+        self.fill = self.tokens = self.dropped = self.side_bytes = 0
         self.files: list[dict] = []
+        self.side_files: list[dict] = []
 
     @property
     def full(self) -> bool:
         return bool(self.cap) and self.tokens >= self.cap
 
-    def add(self, toks: np.ndarray) -> None:
+    def add(self, toks: np.ndarray, nbytes: np.ndarray | None = None) -> None:
         if self.cap:
             keep = max(0, min(toks.size, self.cap - self.tokens))
             self.dropped += toks.size - keep
             toks = toks[:keep]
+            nbytes = None if nbytes is None else nbytes[:keep]
+        if self.side is not None:
+            self.side_bytes += int(nbytes.sum(dtype=np.int64))
         pos = 0
         while pos < toks.size:
             take = min(self.buf.size - self.fill, toks.size - pos)
             self.buf[self.fill : self.fill + take] = toks[pos : pos + take]
+            if self.side is not None:
+                self.side[self.fill : self.fill + take] = nbytes[pos : pos + take]
             self.fill, pos = self.fill + take, pos + take
             if self.fill == self.buf.size:
                 self.flush()
@@ -104,12 +135,18 @@ class _SplitWriter:
         digest = hashlib.sha256(header_bytes(self.fill))
         digest.update(body.astype("<u2", copy=False).tobytes())
         self.files.append({"name": name, "split": self.split, "tokens": int(self.fill), "sha256": digest.hexdigest()})
+        if self.side is not None:
+            side_name = sidecar_name(len(self.side_files))
+            write_shard(self.out / side_name, self.side[: self.fill])
+            self.side_files.append({"name": side_name, "values": int(self.fill), "sha256": sha256_file(
+                self.out / side_name)})
         self.fill = 0
 
 
 def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, shard_tokens: int = 10**8,
                  val_tokens: int = 0, train_tokens: int = 0, workers: int = 0, text_field: str = "text",
-                 force: bool = False, allow_duplicates: bool = False, log=print, progress: bool = True) -> dict:
+                 force: bool = False, allow_duplicates: bool = False, log=print, progress: bool = True,
+                 caseops: bool = False, noncanonical_val: bool = False) -> dict:
     out, tokenizer = Path(out), Path(tokenizer)
     for name, v in (("--val-docs", val_docs), ("--val-tokens", val_tokens), ("--train-tokens", train_tokens)):
         if v < 0:
@@ -117,10 +154,16 @@ def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, sh
     if shard_tokens <= 0 or shard_tokens >= 2**31:
         raise PgolfError(f"--shard-tokens: expected 1 … 2^31−1, got {shard_tokens}")
     docs = check_inputs(docs)
+    split = check_split(docs, val_docs, noncanonical_val)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise PgolfError(f"{out}: exists and is not empty (pass --force to replace it)")
     sp = load_sentencepiece(tokenizer)
     check_byte_accounting(sp, tokenizer)
+    if caseops:
+        check_caseops_tokenizer(sp, tokenizer)
+    elif is_caseops_tokenizer(sp):
+        raise PgolfError(f"{tokenizer}: a CaseOps tokenizer (operators U+E001..E004); pass --caseops so documents "
+                         f"are transformed and the val byte sidecar is written")
     if sp.vocab_size() > 65536:
         raise PgolfError(f"{tokenizer}: vocab {sp.vocab_size()} does not fit uint16 shards")
     workers = workers or os.cpu_count() or 1
@@ -133,7 +176,9 @@ def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, sh
     t0 = time.perf_counter()
     try:
         manifest = _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens, workers, text_field,
-                        allow_duplicates, log, progress, sp)
+                        allow_duplicates, log, progress, sp, caseops)
+        manifest["split"] = split
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -147,6 +192,11 @@ def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, sh
     log(f"build: {manifest['val_docs']:,} val docs / {manifest['val_tokens']:,} tokens, {manifest['train_docs']:,} "
         f"train docs / {manifest['train_tokens']:,} tokens, {len(manifest['files'])} shards in {dt:.1f} s "
         f"({total / dt / 1e6:.2f}M tok/s)")
+    if caseops:
+        log(f"build: CaseOps — val byte sidecar {len(manifest['caseops']['sidecar']['files'])} file(s), "
+            f"{manifest['caseops']['sidecar']['val_bytes']:,} original bytes")
+    if split["canonical"] is False:
+        log(f"build: WARNING non-canonical FineWeb val split ({val_docs:,} docs, not 50,000; --noncanonical-val)")
     return manifest
 
 
@@ -157,16 +207,16 @@ def _pool_context():
     return multiprocessing.get_context("spawn")
 
 
-def _batches_encoded(batches, tokenizer: Path, workers: int, text_field: str):
+def _batches_encoded(batches, tokenizer: Path, workers: int, text_field: str, caseops: bool):
     if workers == 1:
         _init_worker(str(tokenizer))
         for b in batches:
-            yield encode_batch(b, text_field)
+            yield encode_batch(b, text_field, caseops)
         return
     with _pool_context().Pool(workers, initializer=_init_worker, initargs=(str(tokenizer),)) as pool:
         pending: deque = deque()
         for b in batches:
-            pending.append(pool.apply_async(encode_batch, (b, text_field)))
+            pending.append(pool.apply_async(encode_batch, (b, text_field, caseops)))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().get()
         while pending:
@@ -174,24 +224,24 @@ def _batches_encoded(batches, tokenizer: Path, workers: int, text_field: str):
 
 
 def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens, workers, text_field,
-         allow_duplicates, log, show, sp) -> dict:
+         allow_duplicates, log, show, sp, caseops) -> dict:
     stats: list[InputStats] = []
-    bar = Progress("build", total_bytes(docs), enabled=show)
-    writers = {"val": _SplitWriter(tmp, "val", shard_tokens, val_tokens),
+    bar = ByteProgress("build", total_bytes(docs), enabled=show)
+    writers = {"val": _SplitWriter(tmp, "val", shard_tokens, val_tokens, sidecar=caseops),
                "train": _SplitWriter(tmp, "train", shard_tokens, train_tokens)}
     val_hashes: set[bytes] = set()
     val_digest = hashlib.sha256()
     n_docs = {"val": 0, "train": 0}
     dupes, first_dupe, stopped_early = 0, None, False
     batches = iter_batches(docs, stats, text_field, batch_bytes=BATCH_BYTES, progress=bar)
-    gen = _batches_encoded(batches, tokenizer, workers, text_field)
+    gen = _batches_encoded(batches, tokenizer, workers, text_field, caseops)
     try:
-        for toks, lens, hashes, source, first in gen:
+        for toks, lens, hashes, source, first, nbytes in gen:
             ends = np.cumsum(lens)
             d0 = n_docs["val"] + n_docs["train"]
             k = int(min(max(val_docs - d0, 0), lens.size))  # docs of this batch that are val
             if k:
-                writers["val"].add(toks[: ends[k - 1]])
+                writers["val"].add(toks[: ends[k - 1]], None if nbytes is None else nbytes[: ends[k - 1]])
                 val_hashes.update(hashes[:k])
                 for h in hashes[:k]:
                     val_digest.update(h)
@@ -243,5 +293,7 @@ def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens,
                           "allowed": bool(allow_duplicates)},
         "files": v.files + t.files,
     }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if caseops:
+        manifest["caseops"] = {"transform": "lossless_caps_caseops_v1 (#1729)", "operator_ids": [4, 5, 6, 7],
+                               "sidecar": {"dtype": "uint16", "val_bytes": v.side_bytes, "files": v.side_files}}
     return manifest

@@ -9,7 +9,10 @@ Guarantees: the remote manifest is always compared with the local one — a stal
 export: the failure the community hit when switching to kevclark/parameter-golf) is reported and replaced, and
 files are then re-verified by checksum; every file is size- and checksum-verified; interrupted transfers resume;
 after the download the val shards must hold exactly stats.tokens_val tokens, and, for the variants below, the
-val token count trimmed to 1 + k·T must equal the figure every published run logged.
+val token count trimmed to 1 + k·T must equal the figure every published run logged. CaseOps variants
+(`sp8192_caseops` = the published `sp8192_lossless_caps_caseops_v1_reserved` of romeerp/parameter-golf-caseops-v1,
+#1729) also fetch the val byte sidecar `fineweb_val_bytes_*.bin` and check it against the val shards
+(pgolf.data.sidecar); a CaseOps entry without one is refused.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pgolf.data.hub import download, make_hub
-from pgolf.data.progress import Progress
+from pgolf.data.progress import ByteProgress
 from pgolf.data.shards import read_header
+from pgolf.data.sidecar import load_sidecar
 from pgolf.errors import PgolfError
 
 RECORD = ".pgolf-download.json"
@@ -41,6 +47,10 @@ VARIANTS = {
     "sp8192_lossless_caps_caseops_v1_reserved": Variant("romeerp/parameter-golf-caseops-v1", (2048, 47_851_520),
                                                          "2026-04-18_PR1626_CaseOps_Taper logs"),
 }
+
+
+# Short names for long published variants (the local folder keeps the published dataset name).
+ALIASES = {"sp8192_caseops": "sp8192_lossless_caps_caseops_v1_reserved"}
 
 
 def dataset_name(variant: str) -> str:
@@ -82,6 +92,7 @@ def fetch_fineweb(variant: str, root: Path, train_shards: int | None = None, rep
                   remote_root: str = "datasets", endpoint: str | None = None, revision: str = "main",
                   hub=None, log=print, progress: bool = True) -> dict:
     root = Path(root)
+    variant = ALIASES.get(variant, variant)
     repo = repo or (VARIANTS[variant].repo if variant in VARIANTS else "willdepueoai/parameter-golf")
     name = dataset_name(variant)
     hub = hub or make_hub(repo, endpoint, revision)
@@ -103,7 +114,7 @@ def fetch_fineweb(variant: str, root: Path, train_shards: int | None = None, rep
             f"re-verifying every file by checksum")
         known = {}
         local_manifest.unlink()
-    bar = Progress("fineweb", 0, enabled=progress)
+    bar = ByteProgress("fineweb", 0, enabled=progress)
     download(hub, mf, local_manifest, bar, known.get("manifest.json"))
     manifest = json.loads(local_manifest.read_text(encoding="utf-8"))
     names = [d.get("name") for d in manifest.get("datasets", [])]
@@ -120,6 +131,9 @@ def fetch_fineweb(variant: str, root: Path, train_shards: int | None = None, rep
     folder = f"{pre}datasets/{name}"
     listing = hub.list(folder)
     wanted = [f"fineweb_val_{i:06d}.bin" for i in range(n_val)]
+    if "caseops" in variant and not entry.get("val_bytes_glob"):
+        raise PgolfError(f"{local_manifest}: {name} is CaseOps data but lists no val byte sidecar (val_bytes_glob) "
+                         f"— it could not be scored")
     if entry.get("val_bytes_glob"):
         wanted += [f"fineweb_val_bytes_{i:06d}.bin" for i in range(n_val)]
     wanted += [f"fineweb_train_{i:06d}.bin" for i in range(train_shards)]
@@ -156,8 +170,12 @@ def fetch_fineweb(variant: str, root: Path, train_shards: int | None = None, rep
     check_against_entry(local_manifest, entry, {"val_tokens": val_tokens, "val_files": n_val,
                                                 "train_files": train_shards}, None)
     published = check_published_val(variant, repo, val_tokens)
-    log(f"fineweb: {counts} in {time.perf_counter() - t0:.1f} s | val {val_tokens:,} tokens ({published}) | "
+    side = ""
+    if entry.get("val_bytes_glob"):
+        side = f" | val byte sidecar {int(load_sidecar(data_dir).sum(dtype=np.int64)):,} bytes"
+    log(f"fineweb: {counts} in {time.perf_counter() - t0:.1f} s | val {val_tokens:,} tokens ({published}){side} | "
         f"train {train_shards} shards, {train_tokens:,} tokens | {data_dir}")
     return {"dir": str(data_dir), "val_tokens": val_tokens, "train_tokens": train_tokens, "files": counts,
+            "sidecar": bool(side),
             "published_val_check": published, "tokenizer": [str(root / f.path[len(pre):]) for f in files
                                                             if "/tokenizers/" in f"/{f.path}"]}

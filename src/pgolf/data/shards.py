@@ -88,11 +88,12 @@ def write_shard(path: Path, tokens: np.ndarray) -> None:
 
 
 def shard_files(data_dir: Path, split: str) -> list[Path]:
-    """Sorted `fineweb_{split}_*.bin` files; a missing or empty directory is a PgolfError."""
+    """Sorted `fineweb_{split}_NNNNNN.bin` files (never the `fineweb_val_bytes_*` sidecar); a missing or empty
+    directory is a PgolfError."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise PgolfError(f"{data_dir}: data directory does not exist")
-    files = sorted(data_dir.glob(f"fineweb_{split}_*.bin"))
+    files = sorted(p for p in data_dir.glob(f"fineweb_{split}_*.bin") if p.name[len(f"fineweb_{split}_"):-4].isdigit())
     if not files:
         raise PgolfError(f"{data_dir}: no fineweb_{split}_*.bin shards found")
     return files

@@ -5,7 +5,9 @@ indices 0..n−1 without gaps per split; every token id < the vocabulary (when a
 counts recorded by a manifest — pgolf's own build manifest (DIR/manifest.json, "format": "pgolf-data/1"), the
 proxy corpus manifest (val_tokens / train_shards / shard_tokens), or the challenge's export manifest
 (DIR/../../manifest.json, the entry named DIR's name) — so a stale or foreign manifest is caught; and a tokenizer
-whose vocabulary size or sha256 differs from the one the manifest records.
+whose vocabulary size or sha256 differs from the one the manifest records. CaseOps data: the val byte sidecar's
+files, lengths and dtype, and with a tokenizer its values (pgolf.data.sidecar_check); the report carries the
+counts reviewers compare (val_tokens, target tokens at T=2048, train shards; SPEC_FRONTIER.md §1.2).
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from pgolf.data.caseops import is_caseops_tokenizer
+from pgolf.data.caseops_tokenizer import check_caseops_tokenizer
 from pgolf.data.checksum import sha256_file
 from pgolf.data.fineweb import check_against_entry
-from pgolf.data.shards import read_header, read_shard
+from pgolf.data.shards import load_split, read_header, read_shard
+from pgolf.data.sidecar import has_sidecar, load_sidecar, sidecar_files
+from pgolf.data.sidecar_check import check_sidecar
 from pgolf.errors import PgolfError
 
 _NAME = re.compile(r"^fineweb_(train|val)_(\d{6})\.bin$")
@@ -111,7 +117,26 @@ def verify_dir(data_dir: Path, vocab_size: int | None = None, tokenizer: Path | 
     out["manifest"] = check_manifest(data_dir, out, vocab_size, tok_sha, tokenizer)
     if sp is not None:
         out["tokenizer_docs_reencoded"] = check_tokenizer_matches(sp, files["val"][0], tokenizer)
+    out["val_targets_T2048"] = max(out["val_tokens"] - 1, 0) // 2048 * 2048
+    out["sidecar"] = verify_sidecar(data_dir, sp, tokenizer)
     return out
+
+
+def verify_sidecar(data_dir: Path, sp, tokenizer) -> dict | None:
+    """The CaseOps val byte sidecar (pgolf.data.sidecar): lengths and dtype always, values against the tokenizer
+    when one is given; a CaseOps tokenizer with data that has no sidecar is refused."""
+    caseops = sp is not None and is_caseops_tokenizer(sp)
+    if not has_sidecar(data_dir):
+        if caseops:
+            raise PgolfError(f"{data_dir}: no fineweb_val_bytes_*.bin sidecar, but {tokenizer} is a CaseOps tokenizer "
+                             f"— this data cannot be scored")
+        return None
+    side = load_sidecar(data_dir)
+    r = {"files": len(sidecar_files(data_dir)), "values": int(side.size), "bytes": int(side.sum(dtype=np.int64))}
+    if caseops:
+        check_caseops_tokenizer(sp, tokenizer)
+        r.update(check_sidecar(load_split(data_dir, "val"), side, sp, data_dir))
+    return r
 
 
 def _load_json(path: Path) -> dict:

@@ -11,8 +11,8 @@ eager). `stats` (a BatchStats) counts batches, padded positions, targets and sec
 the compiled function is the model's own `token_losses` on the same inputs, and the warm-up runs on random
 tokens, never on validation tokens (SPEC_FRONTIER.md §5.1).
 
-Bytes per target come from the LUT with the true previous token (the window's own input at that position), and
-the sums are float64 (pgolf.eval.bpb).
+Bytes per target come from the LUT with the true previous token (the window's own input at that position), or from
+the byte sidecar at the target's stream position (pgolf.eval.accounting), and the sums are float64 (pgolf.eval.bpb).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from pgolf.eval.batches import BatchStats, row_buckets, split_rows
 from pgolf.eval.bpb import BpbAccumulator
 from pgolf.eval.plan import Window
+from pgolf.runtime.progress import bar
 
 MIN_BUCKET = 64
 # eager CPU batches hold at most this many positions: beyond a few thousand, a batch only adds memory traffic
@@ -44,9 +45,10 @@ def bucket_length(length: int, seq_len: int) -> int:
     return min(b, seq_len)
 
 
-def window_batch(stream: Tensor, wins: list[Window] | Tensor, rows: int, L: int) -> tuple[Tensor, Tensor, Tensor]:
+def window_batch(stream: Tensor, wins: list[Window] | Tensor, rows: int, L: int, with_pos: bool = False) -> tuple:
     """(x, y, scored mask), each (rows, L): windows padded after their end with 0, missing rows all-masked.
-    wins: Windows, or an (n, 3) int64 tensor of them already on the stream's device."""
+    wins: Windows, or an (n, 3) int64 tensor of them already on the stream's device. with_pos → a fourth (rows, L)
+    tensor: the stream index of each target (clamped inside the stream), for byte-sidecar accounting."""
     dev = stream.device
     w = wins if isinstance(wins, Tensor) else torch.tensor(wins, dtype=torch.int64).view(-1, 3).to(dev)
     if w.size(0) < rows:
@@ -57,6 +59,8 @@ def window_batch(stream: Tensor, wins: list[Window] | Tensor, rows: int, L: int)
     idx = torch.where(ar[None, :] <= lengths[:, None], stream[pos].long(), torch.zeros((), dtype=torch.int64, device=dev))
     p = ar[None, :L]
     mask = (p >= firsts[:, None]) & (p < lengths[:, None])
+    if with_pos:
+        return idx[:, :-1], idx[:, 1:], mask, pos[:, 1:]
     return idx[:, :-1], idx[:, 1:], mask
 
 
@@ -145,21 +149,27 @@ class WindowScorer:
         return dt
 
     @torch.inference_mode()
-    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False) -> list[Tensor]:
+    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False,
+              progress: bool = True) -> list[Tensor]:
         """Score `wins` (any lengths ≤ T) on `stream` (integer ids, on device). keep → per-window NLL of the scored
-        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping)."""
+        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping). progress → a bar of windows
+        (rank 0, terminal only; TTT, which scores chunk by chunk, draws its own bar over chunks instead)."""
         t0 = time.perf_counter()
         kept: list[Tensor | None] = [None] * len(wins) if keep else []
         table = torch.tensor(wins, dtype=torch.int64).view(-1, 3).to(stream.device)
+        shown = bar(desc="eval", total=len(wins), unit="win", enabled=progress)
         for rows, L, part in self.plan(wins):
-            x, y, mask = window_batch(stream, table[torch.tensor(part, device=stream.device)], rows, L)
+            x, y, mask, pos = window_batch(stream, table[torch.tensor(part, device=stream.device)], rows, L,
+                                           with_pos=True)
             nll = self.losses(x, y).float()
-            acc.add_masked(nll, x, y, mask)
+            acc.add_masked(nll, x, y, mask, pos)
             self.stats.add(rows, L, sum(wins[i].length for i in part), sum(wins[i].length - wins[i].first
                                                                              for i in part))
             if keep:
                 for r, i in enumerate(part):
                     kept[i] = nll[r][mask[r]].cpu()
+            shown.update(len(part))
+        shown.close()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.stats.seconds += time.perf_counter() - t0

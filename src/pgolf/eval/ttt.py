@@ -35,6 +35,7 @@ from pgolf.eval.sliding import device_stream
 from pgolf.model.control import CONTROL_PATTERNS
 from pgolf.model.layers import CastedLinear
 from pgolf.runtime.dist import Runtime, all_reduce_
+from pgolf.runtime.progress import bar
 
 
 @dataclass
@@ -71,7 +72,8 @@ def select_params(model: nn.Module, which: str, control_patterns: tuple[str, ...
 
 def make_optimizer(params: list[Tensor], t: TTTConfig) -> torch.optim.Optimizer:
     if t.optimizer == "adam":
-        return torch.optim.AdamW(params, lr=t.lr, betas=(t.momentum, 0.999), weight_decay=t.weight_decay)
+        return torch.optim.AdamW(params, lr=t.lr, betas=(t.momentum, t.beta2), eps=t.adam_eps,
+                                 weight_decay=t.weight_decay)
     return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
 
 
@@ -154,7 +156,7 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
     model.eval()
 
     def score(stream: Tensor, wins: list[Window]) -> list[Tensor]:
-        return scorer.score(stream, split_for_rank(wins, rt.rank, rt.world_size), acc, keep=keep)
+        return scorer.score(stream, split_for_rank(wins, rt.rank, rt.world_size), acc, keep=keep, progress=False)
 
     def adapt(released: Released) -> None:
         t0 = time.perf_counter()
@@ -171,7 +173,8 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
                                        + scorer.warmup({(-(-step_rows // rt.world_size), L)}, V, grad=True))
         opt = make_optimizer(params, t)
         scorer.stats = BatchStats()
-        for chunk in score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt):
+        for chunk in bar(score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt), "eval TTT",
+                         total=len(chunks), unit="chunk"):
             if keep:
                 kept.append(chunk)
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pgolf.errors import PgolfError
 from pgolf.lab.check_rows import (
+    CANONICAL_TRAIN_SHARDS,
     LEAK_TRAIN_SHARDS,
     CheckLimits,
     Row,
@@ -28,16 +29,24 @@ from pgolf.lab.records_read import log_files, submission_file
 CODE_SUFFIXES = (".py", ".c", ".cc", ".cpp", ".cu", ".h")
 
 
+def _names(p: Path, text: str) -> bool:
+    return p.name in text or bool(re.search(rf"^\s*(?:import|from)\s+{re.escape(p.stem)}\b", text, re.M))
+
+
 def shipped_code(folder: Path) -> tuple[int, list[str]] | None:
-    """Bytes of train_gpt.py plus the folder's code files it names (imports, C sources), or None without it."""
+    """Bytes of train_gpt.py plus the folder's code files it names, directly or through a file it names (imports,
+    C sources: #2135's train_gpt.py → online_ngram_tilt.py → online_ngram_state.c), or None without train_gpt.py."""
     main = folder / "train_gpt.py"
     if not main.is_file():
         return None
-    text = main.read_text(errors="replace")
-    files = [main] + [p for p in sorted(folder.iterdir()) if p.is_file() and p != main and
-                      p.suffix in CODE_SUFFIXES and (p.name in text or re.search(
-                          rf"^\s*(?:import|from)\s+{re.escape(p.stem)}\b", text, re.M))]
-    return sum(p.stat().st_size for p in files), [p.name for p in files]
+    others = [p for p in sorted(folder.iterdir()) if p.is_file() and p != main and p.suffix in CODE_SUFFIXES]
+    files, texts = [main], [main.read_text(errors="replace")]
+    while True:
+        new = [p for p in others if p not in files and any(_names(p, t) for t in texts)]
+        if not new:
+            return sum(p.stat().st_size for p in files), [p.name for p in files]
+        files += new
+        texts += [p.read_text(errors="replace") for p in new]
 
 
 def _seed_result(sub: dict, log: LogFacts) -> dict:
@@ -130,12 +139,7 @@ def check_record(folder: Path, lim: CheckLimits | None = None) -> tuple[list[Row
     var = variant(tok_names[0]) if tok_names else None
     rows.append(worst("val_tokens", [val_tokens_row(g.val_tokens, variant(g.tokenizer) or var, g.name)
                                      for g in runs]))
-    shards = [Row("train_shards", "fail" if g.train_shards == LEAK_TRAIN_SHARDS else "pass",
-                  f"{g.name}: train_shards {g.train_shards}" + (" — the #2127 rebuild with 10,000 val docs: 80% of "
-                                                                 "the val docs were trained on"
-                                                                 if g.train_shards == LEAK_TRAIN_SHARDS else ""))
-              if g.train_shards is not None else Row("train_shards", "unknown", f"{g.name}: train_shards not logged")
-              for g in runs]
+    shards = [shards_row(g, variant(g.tokenizer) or var) for g in runs]
     rows.append(worst("train_shards", shards))
     rows.append(Row("overlap", "unknown", "a records folder carries no data manifest (the train_shards row catches "
                                           "the known #2127 leak)"))
@@ -145,6 +149,22 @@ def check_record(folder: Path, lim: CheckLimits | None = None) -> tuple[list[Row
         "tokenizer", "unknown", f"no tokenizer .model in the folder (logs name {tok_names[0]})" if tok_names
         else "no tokenizer .model in the folder"))
     return rows, notes
+
+
+def shards_row(g: LogFacts, var: str | None) -> Row:
+    """1499 = the #2127 leak; for CaseOps any count but the canonical HF data's 80 is a local rebuild (SPEC_FRONTIER
+    §7: "check that the log shows train_shards: 80") is a partial download or a local rebuild: unknown."""
+    n = g.train_shards
+    if n is None:
+        return Row("train_shards", "unknown", f"{g.name}: train_shards not logged")
+    if n == LEAK_TRAIN_SHARDS:
+        return Row("train_shards", "fail", f"{g.name}: train_shards {n} — the #2127 rebuild with 10,000 val docs: "
+                                           f"80% of the val docs were trained on")
+    want = CANONICAL_TRAIN_SHARDS.get(var or "")
+    if want is not None and n != want:
+        return Row("train_shards", "unknown", f"{g.name}: train_shards {n}, not the canonical {want} of {var}: a partial "
+                                              f"download or a local rebuild — the log cannot show its val split")
+    return Row("train_shards", "pass", f"{g.name}: train_shards {n}")
 
 
 def _sub_artifact(sub: dict, code, lim: CheckLimits) -> Row:

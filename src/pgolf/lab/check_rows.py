@@ -29,6 +29,7 @@ ROWS = {
 # re-export). sp4096 records log two counts (45,508,608 and 45,514,752) and no source says which is canonical.
 CANONICAL_VAL_TOKENS = {"sp1024": (62_021_632,), "sp8192": (40_540_160,), "caseops_sp8192": (47_851_520, 47_853_343)}
 LEAK_TRAIN_SHARDS = 1499
+CANONICAL_TRAIN_SHARDS = {"caseops_sp8192": 80}  # romeerp/parameter-golf-caseops-v1 (SPEC_FRONTIER §1.2, §7)
 
 
 @dataclass(frozen=True)

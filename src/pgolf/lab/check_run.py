@@ -107,7 +107,8 @@ def _ttt(run) -> Row:
         return Row("ttt_score_first", "pass", "no eval.ttt in the config: evaluation never adapts")
     path = run.path / Path(run.summary["artifact_path"]).name
     model, _ = load_model(path)
-    status, why = selftest(model, run.cfg.eval, run.cfg.eval.seq_len or run.cfg.train.seq_len)
+    status, why = selftest(model, run.cfg.eval, run.cfg.eval.seq_len or run.cfg.train.seq_len,
+                           run.cfg.quant.control_patterns)
     return Row("ttt_score_first", status, why)
 
 

@@ -23,23 +23,24 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from pgolf.config import EvalConfig
 from pgolf.data.tokenizer import ByteLUT
 from pgolf.eval.bpb import DeviceLUT
+from pgolf.eval.config import EvalConfig
 from pgolf.eval.plan import BOS_ID
 from pgolf.eval.ttt import eval_ttt_full
 from pgolf.eval.ttt_lora import eval_ttt_lora
+from pgolf.model.control import CONTROL_PATTERNS
 from pgolf.runtime.dist import Runtime
 
 CPU = Runtime(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), distributed=False)
 
 
-def _run(model, tokens: np.ndarray, e: EvalConfig, seq_len: int, lut: DeviceLUT):
+def _run(model, tokens: np.ndarray, e: EvalConfig, seq_len: int, lut: DeviceLUT, control: tuple[str, ...]):
     t = e.ttt
     if t.lora is not None:
         return eval_ttt_lora(model, tokens, seq_len, t, lut, CPU, keep=True, bos_id=BOS_ID).chunks
     return eval_ttt_full(model, tokens, seq_len, e.stride, e.doc_aware, t, lut, CPU, max(1, e.batch_tokens),
-                         keep=True, bos_id=BOS_ID).chunks
+                         keep=True, bos_id=BOS_ID, control_patterns=control).chunks
 
 
 def _end(chunk) -> int:
@@ -47,8 +48,10 @@ def _end(chunk) -> int:
     return max((w.hi for w in chunk.windows if w.length), default=-1)
 
 
-def selftest(model, e: EvalConfig, seq_len: int, seed: int = 0) -> tuple[str, str]:
-    """→ (status, reason): "pass" / "fail" / "unknown"."""
+def selftest(model, e: EvalConfig, seq_len: int, control_patterns: tuple[str, ...] = CONTROL_PATTERNS,
+             seed: int = 0) -> tuple[str, str]:
+    """→ (status, reason): "pass" / "fail" / "unknown". control_patterns: the run's quant.control_patterns (what
+    eval.ttt.params=control adapts)."""
     if e.ttt is None:
         return "pass", "no eval.ttt in the config: evaluation never adapts"
     vocab, T, lora = model.cfg.vocab_size, seq_len, e.ttt.lora is not None
@@ -64,14 +67,14 @@ def selftest(model, e: EvalConfig, seq_len: int, seed: int = 0) -> tuple[str, st
                     CPU.device)
     was = model.training
     try:
-        first = _run(model, base, e, T, lut)
+        first = _run(model, base, e, T, lut, control_patterns)
         if len(first) < 3:
             return "unknown", f"the self-test stream gave {len(first)} TTT chunk(s); need ≥ 3 to compare"
         p = _end(first[1]) + 1
         other = base.copy()
         other[p:] = rng.integers(2, vocab, size=n - p, dtype=np.int64)
         other[p:][(np.arange(p, n) % period) == 0] = BOS_ID
-        second = _run(model, other, e, T, lut)
+        second = _run(model, other, e, T, lut, control_patterns)
     finally:
         model.train(was)
     compared = [(a, b) for a, b in zip(first, second) if _end(a) < p]

@@ -19,9 +19,10 @@ from pgolf.train.options import add_run_options
 from pgolf.train.run import run
 
 
-def run_and_report(cfg: Config, recipe: str, out_arg: str | None) -> int:
+def run_and_report(cfg: Config, recipe: str, out_arg: str | None, throughput=None) -> int:
+    """Run and print the headline; `throughput` (pgolf.model.flops.Throughput, from `pgolf train`) adds the FLOPs lines."""
     out = Path(out_arg) if out_arg else Path("runs") / f"{recipe.replace('+', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    s = run(cfg, out, recipe=recipe)
+    s = run(cfg, out, recipe=recipe, throughput=throughput)
     print(f"val_bpb {s['val_bpb']:.4f} (pre-quant {s['val_bpb_prequant']:.4f}) | {s['artifact_bytes']:,} bytes | "
           f"summary: {out / 'summary.json'}")
     return 0

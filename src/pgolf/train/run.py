@@ -15,12 +15,12 @@ from pgolf.artifact.model_file import export_model, load_artifact
 from pgolf.artifact.pack import write_atomic
 from pgolf.config import Config, config_hash, to_dict, validate
 from pgolf.data.shards import load_split
-from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
+from pgolf.data.tokenizer import check_vocab, load_sentencepiece
 from pgolf.data.tokenizer_id import tokenizer_record
 from pgolf.data.train_loader import build_loader
 from pgolf.errors import PgolfError
+from pgolf.eval.accounting import describe, val_accounting
 from pgolf.eval.batches import speed_line
-from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.attention import describe_attention_kernel
@@ -62,7 +62,7 @@ def _reserve_calibration_time(cfg: Config, log) -> Config:
     return replace(cfg, train=replace(t, max_wallclock_seconds=cap))
 
 
-def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -> dict:
+def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True, throughput=None) -> dict:
     """Train, export, score. After the config stage every failure leaves summary.json with status "failed" and the
     one-line reason, and train.log records it (pgolf.train.status)."""
     cfg = validate(cfg)
@@ -71,7 +71,7 @@ def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -
     log = RunLogger(out_dir, enabled=rt.is_main, echo=echo)
     failed = True
     try:
-        summary = _run(cfg, out_dir, recipe, rt, log)
+        summary = _run(cfg, out_dir, recipe, rt, log, throughput)
         failed = False
         return summary
     except BaseException as e:
@@ -104,7 +104,7 @@ def _record_failure(out_dir: Path, cfg: Config, recipe: str, log, e: BaseExcepti
         log.record(f"could not write summary.json: {w}")
 
 
-def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
+def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=None) -> dict:
     t, e = cfg.train, cfg.eval
     if t.grad_accum % rt.world_size:
         raise PgolfError(f"train.grad_accum={t.grad_accum} must be divisible by the world size {rt.world_size}")
@@ -117,9 +117,10 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     sp = load_sentencepiece(cfg.data.tokenizer)
     check_vocab(sp, cfg.model.vocab_size, cfg.data.tokenizer)
-    lut = DeviceLUT(byte_luts(sp, cfg.model.vocab_size), rt.device)
     T_eval = e.seq_len or t.seq_len
     val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
+    lut = val_accounting(Path(cfg.data.path), sp, cfg.model.vocab_size, val, rt.device, cfg.data.tokenizer)
+    log(describe(lut))
     loader = build_loader(cfg.data, cfg.model.vocab_size, cfg.train.seed, rt)
     log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
         + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer} | "
@@ -137,6 +138,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
+    if throughput is not None:  # pgolf.model.flops.Throughput from `pgolf train`; the bundle has none (its bytes)
+        log(throughput.header)
     for line in describe_groups(opt.groups, cfg.optim, cfg.model.tie_embeddings):
         log(line)
     if qat is not None:
@@ -159,7 +162,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     if averager is not None:
         log(averager.describe())
     parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
-    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping)
+    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping,
+                  flops_per_token=throughput.flops_per_token if throughput is not None else 0.0,
+                  peak_flops=throughput.peak_flops * rt.world_size if throughput is not None else 0.0)
     if t.checkpoint is not None:
         hooks.checkpointer = Checkpointer(t.checkpoint, out_dir, rt, config_hash(cfg))
         resumed = hooks.checkpointer.load(parts)
@@ -174,6 +179,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at, hooks)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
+    if throughput is not None and res.train_seconds > 0 and res.steps > 0:
+        per_rank = res.steps * t.batch_tokens / res.train_seconds / rt.world_size
+        log(throughput.summary(per_rank) + f" per rank, whole run ({rt.world_size} rank(s))")
     if looping is not None and not looping.finish():
         log("recurrence: training stopped before the looping switch; evaluating and exporting the looped graph "
             "anyway (the final graph, as #1855 does)")
