@@ -164,20 +164,17 @@ class PhasedPass:
             wins = [p[c] if c < len(p) else EMPTY for p in plans] + [EMPTY] * (S - len(plans))
             train = torch.tensor([c < len(p) - 1 for p in plans] + [False] * (S - len(plans)), device=self.rt.device)
             L = bucket_length(max(w.length for w in wins), T)
-            x, y, mask = window_batch(self.stream, wins, S, L)
+            x, y, mask, pos = window_batch(self.stream, wins, S, L, with_pos=True)  # pos: targets' stream indices
             h = gate = None
             if self.hints is not None:
-                pos = torch.tensor([w.start + 1 for w in wins], device=self.rt.device)[:, None] + torch.arange(L, device=self.rt.device)
-                pos = pos.clamp_max(self.stream.numel() - 1)
                 h, gate = self.hints[0][pos], self.hints[1][pos] & mask
             nll, log_q = self.fn(x, y, y if h is None else h)
             with torch.no_grad():
                 scored = nll.detach() if h is None else tilted_nll(nll.detach(), log_q.detach(), y, h, gate,
                                                                      t.tilt.boost)
-                self.acc.add_masked(scored, x, y, mask)
+                self.acc.add_masked(scored, x, y, mask, pos)
                 if self.keep:
-                    tgt = torch.tensor([w.start + 1 for w in wins], device=mask.device)[:, None] + torch.arange(L, device=mask.device)
-                    self.kept.append((tgt[mask].cpu(), scored[mask].cpu()))
+                    self.kept.append((pos[mask].cpu(), scored[mask].cpu()))
             self.ledger.commit(wins)
             self.stats["chunks"] += 1
             if t.epochs == 0 or not bool(train.any()):
