@@ -10,7 +10,8 @@ per-rank norm #1473 clipped (SPEC_SEEDS.md §6.15); see optim/clip.py.
 batch and all-gathers the bf16 updates; every rank then applies every update (identical weights, no broadcast).
 Sums are SUM then ÷W (exact for W a power of two), the same on gloo and NCCL. Source: openai/parameter-golf PR #1473
 ("Parallel Muon", after modded-nanogpt). Invariant: equals the single-rank DDP-path step up to reduction order.
-State: the shard momentum lives in `state[first param of bucket]["shard_momentum"]`, so a checkpoint of this
+The stacked gradients and the shard live in persistent per-bucket fp32 buffers (one copy of the Muon gradients, not
+optimizer state: never checkpointed). State: the shard momentum lives in `state[first param of bucket]["shard_momentum"]`, so a checkpoint of this
 optimizer is per rank and resumes only at the same world size.
 """
 
@@ -21,7 +22,7 @@ import torch.distributed as dist
 from torch import Tensor
 
 from pgolf.optim.clip import clip_global_
-from pgolf.optim.muon import Muon, apply_update_, buckets, nesterov_, stack, world_and_rank
+from pgolf.optim.muon import Muon, apply_update_, buckets, nesterov_, world_and_rank
 
 
 class ShardedMuon(Muon):
@@ -32,21 +33,34 @@ class ShardedMuon(Muon):
         self._buckets = [ps for g in self.param_groups for ps in buckets(list(g["params"]))]
         self._shards: list[Tensor] = []
         self._works: list = []
+        self._bufs: list[tuple[Tensor, Tensor]] = []  # per bucket: (padded fp32 stack, shard), allocated once
+
+    def _buffers(self, world: int) -> list[tuple[Tensor, Tensor]]:
+        """Persistent fp32 buffers: each bucket's gradients stacked and padded to a multiple of W (the pad rows stay
+        zero), and the shard they reduce-scatter into — no allocation, concatenation or padding copy per step."""
+        if not self._bufs:
+            for ps in self._buckets:
+                shape = ps[0].shape[-2:]
+                n = sum(p.numel() // shape.numel() for p in ps)
+                per = -(-n // world)
+                full = torch.zeros(per * world, *shape, dtype=torch.float32, device=ps[0].device)
+                self._bufs.append((full, full if world == 1 else full.new_empty(per, *shape)))
+        return self._bufs
 
     def reduce_scatter(self) -> None:
-        world, rank = world_and_rank()
+        world, _ = world_and_rank()
         self._shards, self._works = [], []
-        for ps in self._buckets:
-            G = stack([p.grad if p.grad is not None else torch.zeros_like(p) for p in ps]).float()
-            n = G.size(0)
-            per = -(-n // world)
-            if world == 1:
-                self._shards.append(G)
-                continue
-            if per * world != n:
-                G = torch.cat([G, G.new_zeros(per * world - n, *G.shape[1:])])
-            shard = G.new_empty(per, *G.shape[1:])
-            self._works.append(dist.reduce_scatter_tensor(shard, G, op=dist.ReduceOp.SUM, async_op=True))
+        for ps, (full, shard) in zip(self._buckets, self._buffers(world)):
+            off = 0
+            for p in ps:
+                n = p.numel() // (p.size(-2) * p.size(-1))
+                if p.grad is None:
+                    full[off : off + n].zero_()
+                else:
+                    full[off : off + n].copy_(p.grad.reshape(n, *full.shape[1:]))
+                off += n
+            if world > 1:
+                self._works.append(dist.reduce_scatter_tensor(shard, full, op=dist.ReduceOp.SUM, async_op=True))
             self._shards.append(shard)
 
     def wait(self) -> list[Tensor]:
