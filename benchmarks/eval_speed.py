@@ -6,10 +6,15 @@ and val_bpb per mode.
     python benchmarks/eval_speed.py modes --data /work/shared/data/gutenberg_sp1024 \
         --tokenizer /work/shared/tokenizers/fineweb_1024_bpe.model --max-tokens 65536 --seq-len 256 --stride 64
 
+`padding`: no model — the padded fraction of rank 0's compiled scoring in every mode (T 2048, stride 64, 8 ranks,
+the default 524,288-token batch, TTT chunks of 32K) under the former full-row rule and pgolf.eval.batches' buckets.
+    python benchmarks/eval_speed.py padding --data /work/shared/data/gutenberg_sp1024
+
 `pr198`: a #198-shaped model (11L × 512, 8/4 heads, MLP 3×, vocab 1024, tied, softcap 30; no BigramHash, SmearGate
 held at exactly 0 in the #198 model), sliding eval T 2048 / stride 64 over the whole val split, once with pgolf
-(compiled, fixed-shape batches) and once with `eval_val_sliding` from #198's train_gpt.py (run twice, the first call
-compiles), on the same weights. pgolf's RoPE base is set to the base #198's Rotary uses at T (NTK rescaling above
+(compiled, bucketed batch shapes) and with `eval_val_sliding` from #198's train_gpt.py (its first call, which compiles,
+untimed), on the same weights, in --repeats alternating pairs (pgolf, #198, pgolf, …): medians and the median of
+the pair ratios, pgolf's padded fraction and the one the former full-row rule would have computed. pgolf's RoPE base is set to the base #198's Rotary uses at T (NTK rescaling above
 1024: 10⁴·(T/1024)^(D/(D−2)) ≈ 20,452 at 2048), so both compute the same function; `logits max |Δ|` checks that on
 a batch of windows. #198 re-scores the last `stride` targets ~31 times (SPEC_SEEDS.md §6.4), so its token count is
 larger and its bpb differs by ~1e-5. Without the `flash_attn_interface` module (FA3) a stand-in built on PyTorch SDPA
@@ -26,6 +31,7 @@ import argparse
 import contextlib
 import importlib.util
 import json
+import statistics
 import sys
 import time
 import types
@@ -39,9 +45,9 @@ from pgolf.config import LoRATTTConfig, ModelConfig, QuantConfig, TTTConfig
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, load_sentencepiece
 from pgolf.eval.bpb import DeviceLUT
-from pgolf.eval.plan import Window, sliding_plan
+from pgolf.eval.plan import Window, sliding_plan, split_for_rank
 from pgolf.eval.run import evaluate, evaluate_ttt
-from pgolf.eval.scorer import WindowScorer
+from pgolf.eval.scorer import WindowScorer, bucket_length
 from pgolf.eval.sliding import eval_plan
 from pgolf.eval.standard import trim_val
 from pgolf.model.gpt import GPT
@@ -113,14 +119,16 @@ def cmd_modes(a) -> list[dict]:
         res = r.result if hasattr(r, "result") else r
         warm += stats.get("warmup_seconds", 0.0)
         dt -= stats.get("warmup_seconds", 0.0)
+        padded = (getattr(res, "speed", None) or {}).get("padded_fraction", float("nan"))
         rows.append({"mode": name, "targets": res.scored_tokens, "bytes": res.scored_bytes, "val_bpb": res.val_bpb,
-                     "seconds": dt, "warmup_seconds": warm, "tok_per_s": res.scored_tokens / dt})
+                     "seconds": dt, "warmup_seconds": warm, "tok_per_s": res.scored_tokens / dt, "padded": padded})
     print(f"{rt.describe()} | {model.cfg.num_layers}L×{model.cfg.model_dim} | T {T} | {val.size - 1:,} targets | "
           f"threads {torch.get_num_threads()} | compile {'on' if compile else 'off'}")
-    print(f"{'mode':<30} {'targets':>9} {'bytes':>10} {'val_bpb':>9} {'seconds':>8} {'warm-up':>8} {'tok/s':>9}")
+    print(f"{'mode':<30} {'targets':>9} {'bytes':>10} {'val_bpb':>9} {'seconds':>8} {'warm-up':>8} {'tok/s':>9} "
+          f"{'padded':>7}")
     for r in rows:
         print(f"{r['mode']:<30} {r['targets']:>9,} {r['bytes']:>10,} {r['val_bpb']:>9.5f} {r['seconds']:>8.2f} "
-              f"{r['warmup_seconds']:>8.2f} {r['tok_per_s']:>9,.0f}")
+              f"{r['warmup_seconds']:>8.2f} {r['tok_per_s']:>9,.0f} {100 * r['padded']:>6.2f}%")
     return rows
 
 
@@ -184,10 +192,18 @@ def cmd_pr198(a) -> dict:
     N = val.size - 1
     sc = WindowScorer(model, T, a.batch_tokens, rt.device, rt.autocast, compile=rt.is_cuda)
     warm = sc.warmup(sc.shapes(sliding_plan(val, T, s, False)), vocab) if rt.is_cuda else 0.0
-    ours, t_ours = timed(rt, lambda: evaluate(model, val, T, s, a.batch_tokens, lut, rt, compile=rt.is_cuda))
+    run_ours = lambda: evaluate(model, val, T, s, a.batch_tokens, lut, rt, compile=rt.is_cuda)  # noqa: E731
+    ours, t_ours = timed(rt, run_ours)
+    speed = getattr(ours, "speed", None) or {}  # absent on a pgolf without eval/batches.py (a "before" run)
+    n_win = len(sliding_plan(val, T, s, False))
+    rows = max(1, a.batch_tokens // T)
     out = {"device": rt.describe(), "model": f"{L}L×{d}", "seq_len": T, "stride": s, "targets": N,
            "pgolf": {"val_bpb": ours.val_bpb, "scored_tokens": ours.scored_tokens, "seconds": t_ours,
-                     "warmup_seconds": warm, "batch_tokens": a.batch_tokens}}
+                     "warmup_seconds": warm, "batch_tokens": a.batch_tokens,
+                     "padded_fraction": speed.get("padded_fraction"), "batches": speed.get("batches"),
+                     "path": speed.get("path", "(no speed stats: pgolf before eval/batches.py)"),
+                     # the former rule: every batch at rows = batch_tokens // T, a partial last batch padded
+                     "padded_fraction_full_rows": 1 - n_win / (-(-n_win // rows) * rows)}}
     if a.pr198_script:
         mod = load_pr198(Path(a.pr198_script))
         pr = mod.GPT(vocab_size=vocab, num_layers=L, model_dim=d, num_heads=heads, num_kv_heads=heads // 2,
@@ -211,16 +227,23 @@ def cmd_pr198(a) -> dict:
         vt = torch.from_numpy(val.astype(np.int64))
         args = mod.Hyperparameters()
         ctx = contextlib.nullcontext if rt.is_cuda else _eager_compile
-        calls = []
-        for _ in range(2):  # the first call compiles inside #198's function
+
+        def run_pr198():
             with ctx():
-                (loss, bpb), dt = timed(rt, lambda: mod.eval_val_sliding(
-                    args, pr, rt.rank, rt.world_size, rt.device, vt, *luts, stride=s,
-                    batch_seqs=32, eval_seq_len=T))
-            calls.append(dt)
+                return mod.eval_val_sliding(args, pr, rt.rank, rt.world_size, rt.device, vt, *luts, stride=s,
+                                            batch_seqs=32, eval_seq_len=T)
+
+        (_, bpb), first = timed(rt, run_pr198)  # the first call compiles inside #198's function
+        pairs = []  # (pgolf s, #198 s), the two sides alternating
+        for _ in range(a.repeats):
+            pairs.append((timed(rt, run_ours)[1], timed(rt, run_pr198)[1]))
         same = eval_plan(model, val, pr198_windows(N, T, s), T, lut, rt, a.batch_tokens, compile=rt.is_cuda)[0]
-        out["pr198"] = {"val_bpb": bpb, "scored_tokens": same.scored_tokens, "seconds": calls[1],
-                        "first_call_seconds": calls[0], "batch_seqs": 32}
+        out["pgolf"]["seconds"] = statistics.median(p[0] for p in pairs)
+        out["pr198"] = {"val_bpb": bpb, "scored_tokens": same.scored_tokens,
+                        "seconds": statistics.median(p[1] for p in pairs), "first_call_seconds": first,
+                        "batch_seqs": 32}
+        out["pairs_seconds"] = pairs
+        out["ratio_pgolf_over_pr198_median"] = statistics.median(p[0] / p[1] for p in pairs)
         out["logits_max_abs_diff"] = delta
         out["bpb_diff_pgolf_minus_pr198"] = ours.val_bpb - bpb
         out["pgolf_on_pr198_windows"] = {"val_bpb": same.val_bpb, "bpb_diff": same.val_bpb - bpb}
@@ -238,6 +261,52 @@ def _eager_compile():
         yield
     finally:
         torch.compile = real
+
+
+def padded(wins: list[Window], T: int, batch_tokens: int, rule: str) -> tuple[int, int]:
+    """(computed, real) positions of scoring `wins` as one compiled pass: rule "full" = every batch of a bucket at
+    its full row count (the scorer before eval/batches.py), "buckets" = pgolf.eval.batches' fixed row buckets."""
+    # imported here, not at the top: the pr198 mode also runs against a pgolf without eval/batches.py ("before")
+    from pgolf.eval.batches import split_rows
+
+    groups: dict[int, list[Window]] = {}
+    for w in wins:
+        groups.setdefault(bucket_length(w.length, T), []).append(w)
+    computed = 0
+    for L, ws in groups.items():
+        rows = max(1, batch_tokens // L)
+        if rule == "full":
+            computed += -(-len(ws) // rows) * rows * L
+        else:
+            computed += sum(b for _, b in split_rows(len(ws), rows, fixed=True)) * L
+    return computed, sum(w.length for w in wins)
+
+
+def cmd_padding(a) -> list[dict]:
+    """Padded fraction of rank 0's compiled scoring, per mode, before (full rows) and after (row buckets); no model."""
+    from pgolf.eval.ttt import chunk_plan
+
+    val = trim_val(np.asarray(load_split(Path(a.data), "val")), a.seq_len, a.max_tokens)
+    T, s, W = a.seq_len, a.stride, a.world
+    bt = max(1, a.batch_tokens // W)
+    rows = []
+    for name, plan, chunked in (("standard", sliding_plan(val, T, 0, False), False),
+                                (f"sliding s={s}", sliding_plan(val, T, s, False), False),
+                                (f"doc-aware s={s}", sliding_plan(val, T, s, True), False),
+                                (f"TTT full, sliding s={s}, chunks {a.ttt_chunk}", sliding_plan(val, T, s, False), True),
+                                (f"TTT full, doc-aware s={s}, chunks {a.ttt_chunk}", sliding_plan(val, T, s, True), True)):
+        calls = chunk_plan(plan, a.ttt_chunk) if chunked else [plan]
+        mine = [split_for_rank(c, 0, W) for c in calls]  # each score call scores rank 0's share of one chunk
+        out = {"mode": name}
+        for rule in ("full", "buckets"):
+            c, r = map(sum, zip(*(padded(m, T, bt, rule) for m in mine if m)))
+            out[rule] = 1 - r / c
+        rows.append(out)
+    print(f"rank 0 of {W} | T {T} | {val.size - 1:,} targets | {bt:,} positions per rank batch | compiled shapes")
+    print(f"{'mode':<44} {'padded before (full rows)':>26} {'after (row buckets)':>20}")
+    for r in rows:
+        print(f"{r['mode']:<44} {100 * r['full']:>25.2f}% {100 * r['buckets']:>19.2f}%")
+    return rows
 
 
 def main(argv: list[str] | None = None):
@@ -264,7 +333,18 @@ def main(argv: list[str] | None = None):
     p = sub.choices["pr198"]
     p.add_argument("--pr198-script", help="#198's train_gpt.py (without it only pgolf's side runs)")
     p.add_argument("--small", action="store_true", help="2L×64, T 128, stride 32: a CPU check of the comparison")
+    p.add_argument("--repeats", type=int, default=3, help="timed (pgolf, #198) pairs, alternating; medians")
+    q = sub.add_parser("padding")
+    q.add_argument("--data", required=True)
+    q.add_argument("--max-tokens", type=int, default=0)
+    q.add_argument("--seq-len", type=int, default=2048)
+    q.add_argument("--stride", type=int, default=64)
+    q.add_argument("--batch-tokens", type=int, default=524_288, help="global (EvalConfig's default)")
+    q.add_argument("--world", type=int, default=8)
+    q.add_argument("--ttt-chunk", type=int, default=32_768)
     a = ap.parse_args(argv)
+    if a.cmd == "padding":
+        return cmd_padding(a)
     if a.threads:
         torch.set_num_threads(a.threads)
     return cmd_modes(a) if a.cmd == "modes" else cmd_pr198(a)

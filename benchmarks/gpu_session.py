@@ -9,6 +9,9 @@ A session with a device has ~30 device-minutes and 10 minutes per command, and .
        python benchmarks/gpu_session.py run --only env,gpu_tests,eval_pr198
        python benchmarks/gpu_session.py run --only baseline_vs_public
        python benchmarks/gpu_session.py run --only pr1473_smoke
+       python benchmarks/gpu_session.py run --only env,train_step          # ≤ 9 min: ms/step + MFU vs #1473
+   Before a device is at hand, the same plan end to end on CPU at tiny shapes (a test runs it):
+       python benchmarks/gpu_session.py run --smoke [--data DIR] [--mirror DIR]
    Each check's stdout/stderr and a results.json land in $OUT (or runs/gpu_session); the table printed at the end
    has one row per check: return code, wall seconds, and the lines that carry its figures.
 
@@ -20,6 +23,10 @@ Checks (issue → what it measures):
   baseline_vs_public  #2: `baseline` vs the public train_gpt.py, 1 GPU, 120 s each, same data: ms/step, val_bpb
   pr1473_smoke        #4/#5/#6: the pr1473 recipe at full size for 90 s on 1 GPU — compile, FA3|SDPA line, EMA,
                       late QAT, self-generated GPTQ calibration, ±1 pruning, lzma, sliding eval; ms/step and bytes
+  train_step          #15: one training step of the pr1473 recipe vs #1473's own model and optimizers on the proxy
+                      shards, same tokens/step and attention kernel: ms/step, MFU, peak memory, one table
+                      (benchmarks/train_step.py; #1855's script joins once its recipe lands in pgolf)
+With --smoke the checks that have a CPU form run it (env; train_step --smoke: tiny shapes, a few steps).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import time
 from pathlib import Path
 
 DEV = Path(".devdata")
+PR1473 = ("refs/pull/1473/head:records/track_10min_16mb/2026-04-08_11L_FullGPTQ_XSA11_BigramHash3072/train_gpt.py")
 PR198 = ("refs/pull/198/head:records/track_10min_16mb/2026-03-20_11L_Int6_MLP3x_WD04_SmearBigram2k_1.1318/"
          "train_gpt.py")
 FIGURE_WORDS = ("val_bpb", "ms/step", "ms_per_step", "bytes", "passed", "failed", "skipped", "error", "tokens/s", "max|Δ", "device",
@@ -51,20 +59,27 @@ def prepare(shared: Path, mirror: Path | None) -> None:
         shutil.copy2(f, data / f.name)
     shutil.copy2(shared / "tokenizers" / "fineweb_1024_bpe.model", DEV / "fineweb_1024_bpe.model")
     if mirror is not None:
-        for ref, name in (("HEAD:train_gpt.py", "public_train_gpt.py"), (PR198, "pr198_train_gpt.py")):
+        for ref, name in (("HEAD:train_gpt.py", "public_train_gpt.py"), (PR198, "pr198_train_gpt.py"),
+                          (PR1473, "pr1473_train_gpt.py")):
             text = subprocess.run(["git", "-C", str(mirror), "show", ref], check=True, capture_output=True).stdout
             (DEV / name).write_bytes(text)
     size = sum(f.stat().st_size for f in DEV.rglob("*") if f.is_file())
     print(f"prepared {DEV}/ ({size / 2**20:.1f} MiB): carry it with the device call (carry: [\".devdata\"])")
 
 
-def checks(py: str) -> dict[str, tuple[list[str], int]]:
-    data, tok = str(DEV / "gutenberg_sp1024"), str(DEV / "fineweb_1024_bpe.model")
+def checks(py: str, out: Path, smoke: bool = False, data: Path | None = None,
+           script: Path | None = None) -> dict[str, tuple[list[str], int]]:
+    data, tok = str(data or DEV / "gutenberg_sp1024"), str(DEV / "fineweb_1024_bpe.model")
+    step = [py, "benchmarks/train_step.py", "--data", data, "--script", str(script or DEV / "pr1473_train_gpt.py"),
+            "--json", str(out / "train_step.json")]
     env_probe = ("import torch, importlib.util as u; print('device', torch.cuda.get_device_name(0) if "
                  "torch.cuda.is_available() else 'none', '| torch', torch.__version__, '| cuda', torch.version.cuda,"
                  " '| FA3', u.find_spec('flash_attn_interface') is not None)")
+    if smoke:
+        return {"env": ([py, "-c", env_probe], 60), "train_step": (step + ["--smoke"], 300)}
     return {
         "env": ([py, "-c", env_probe], 60),
+        "train_step": (step, 540),
         "gpu_tests": ([py, "-m", "pytest", "-m", "gpu", "-p", "no:cacheprovider"], 300),
         "eval_pr198": ([py, "benchmarks/eval_speed.py", "pr198", "--pr198-script", str(DEV / "pr198_train_gpt.py"),
                         "--data", data, "--tokenizer", tok], 420),
@@ -77,9 +92,16 @@ def checks(py: str) -> dict[str, tuple[list[str], int]]:
     }
 
 
-def run(only: list[str], out: Path) -> int:
+def run(only: list[str], out: Path, smoke: bool = False, data: Path | None = None, mirror: Path | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
-    plan = checks(sys.executable)
+    script = None
+    if smoke:  # the public script from the mirror into the output folder (never into the repository)
+        if mirror is None or not mirror.exists():
+            raise SystemExit(f"--smoke needs #1473's script: --mirror {mirror} does not exist")
+        text = subprocess.run(["git", "-C", str(mirror), "show", PR1473], check=True, capture_output=True).stdout
+        script = out / "pr1473_train_gpt.py"
+        script.write_bytes(text)
+    plan = checks(sys.executable, out, smoke, data, script)
     unknown = [n for n in only if n not in plan]
     if unknown:
         raise SystemExit(f"--only: unknown check(s) {', '.join(unknown)}; known: {', '.join(plan)}")
@@ -114,11 +136,15 @@ def main() -> int:
     r = sub.add_parser("run")
     r.add_argument("--only", default="", help="comma-separated checks (default: all, which needs > 10 minutes)")
     r.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "runs/gpu_session"))
+    r.add_argument("--smoke", action="store_true", help="the checks' CPU forms at tiny shapes (no GPU needed)")
+    r.add_argument("--data", type=Path, help="proxy shards (default .devdata/gutenberg_sp1024)")
+    r.add_argument("--mirror", type=Path, default=Path("/work/.mirror/openai+parameter-golf/repo"),
+                   help="--smoke: where #1473's script is read from")
     a = ap.parse_args()
     if a.cmd == "prepare":
         prepare(a.shared, a.mirror if a.mirror.exists() else None)
         return 0
-    return run([s for s in a.only.split(",") if s], a.out)
+    return run([s for s in a.only.split(",") if s], a.out, a.smoke, a.data, a.mirror)
 
 
 if __name__ == "__main__":

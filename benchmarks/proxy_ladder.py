@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     rows = []
     for name in a.recipes:
-        cfg = override(tiny(get_recipe(name).build()), {
+        r = get_recipe(name)  # EMA horizon / SWA cadence scaled to this many steps (pgolf.recipes.run_length)
+        cfg = override(tiny(r.build(), a.iterations, r.reported.get("steps")), {
             "data.path": str(a.data), "data.tokenizer": str(a.tokenizer), "train.iterations": a.iterations,
             "schedule.warmdown_iters": a.warmdown, "schedule.warmdown_mode": "iterations",
             "train.batch_tokens": a.batch_tokens, "train.seed": a.seed, "train.log_every": max(1, a.iterations // 5),

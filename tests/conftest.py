@@ -81,7 +81,12 @@ def tiny_cfg(shard_dir, tokenizer_path) -> Config:
     })
 
 
+def pytest_addoption(parser):
+    parser.addoption("--threads", type=int, default=2,
+                     help="torch intra-op threads for every test (the suite must pass with 1 and with 2)")
+
+
 @pytest.fixture(autouse=True)
-def _threads():
-    torch.set_num_threads(2)
+def _threads(request):
+    torch.set_num_threads(request.config.getoption("--threads"))
     yield

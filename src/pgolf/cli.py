@@ -10,7 +10,8 @@ import importlib
 
 from pgolf.errors import OneLineArgParser, exit_status
 
-VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle", "export"]
+VERBS = ["demo", "train", "eval", "recipes", "data", "size", "bundle", "export", "stats", "check", "bench", "report",
+         "compare"]
 
 
 def build_parser() -> argparse.ArgumentParser:

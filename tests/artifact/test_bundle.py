@@ -13,6 +13,7 @@ import pytest
 from pgolf.artifact.bundle import _StripDocstrings, build, import_closure, minify, wrap
 from pgolf.cli import main
 from pgolf.config import override
+from pgolf.train.shipped import shipped_code, shipped_config
 
 
 def test_minify_keeps_every_statement_of_every_bundled_module():
@@ -57,7 +58,11 @@ def test_wrap_carries_every_byte_value(tmp_path, how):
 
 
 def _python(script_args, cwd, fake_root):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(fake_root)}
+    """A fresh interpreter with `fake_root` first on the path, then the pgolf under test (not another install)."""
+    import pgolf
+
+    under_test = os.path.dirname(os.path.dirname(pgolf.__file__))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(fake_root), under_test])}
     return subprocess.run([sys.executable, *script_args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=600)
 
@@ -74,14 +79,16 @@ def test_bundle_runs_without_the_package_and_reproduces_its_run(tiny_cfg, tmp_pa
     (fake / "pgolf" / "__init__.py").write_text("raise ImportError('the installed pgolf was imported')\n")
     cfg = override(tiny_cfg, {"train.iterations": 4})
     script = tmp_path / "train_gpt.py"
-    script.write_bytes(build(cfg, "tiny"))
+    script.write_bytes(shipped_code(cfg, "tiny"))  # the file a submission ships: data paths given at run time
+    where = ["--data", cfg.data.path, "--tokenizer", cfg.data.tokenizer]
 
-    bundled = _python([str(script), "--out", str(tmp_path / "bundled")], tmp_path, fake)
+    bundled = _python([str(script), "--out", str(tmp_path / "bundled"), *where], tmp_path, fake)
     assert bundled.returncode == 0, bundled.stderr[-3000:]
     # the package's own entry point on the same config (no decoy), same thread count, in a fresh process
     pkg_code = ("import json,sys;from pgolf.train.entry import run_bundled;"
-                f"sys.exit(run_bundled(json.loads({json.dumps(json.dumps(_cfg_dict(cfg)))}),'tiny',sys.argv[1:]))")
-    package = _python(["-c", pkg_code, "--out", str(tmp_path / "package")], tmp_path,
+                f"sys.exit(run_bundled(json.loads({json.dumps(json.dumps(_cfg_dict(shipped_config(cfg))))}),"
+                f"'tiny',sys.argv[1:]))")
+    package = _python(["-c", pkg_code, "--out", str(tmp_path / "package"), *where], tmp_path,
                       tmp_path / "empty")
     assert package.returncode == 0, package.stderr[-3000:]
 

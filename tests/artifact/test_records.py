@@ -91,6 +91,17 @@ def test_export_writes_every_file_and_ships_the_bundle_of_the_shared_config(runs
     assert any("data.path=data/datasets/fineweb10B_sp1024" in x for x in lines)
 
 
+def test_summary_size_and_export_count_the_same_code_bytes(runs, exported, capsys):
+    from pgolf.cli import main
+
+    out, sub, _ = exported
+    shipped = (out / "train_gpt.py").stat().st_size
+    for r in runs:
+        assert main(["size", str(r / "model.pga"), "--json"]) == 0
+        size = json.loads(capsys.readouterr().out)
+        assert size["code_bytes"] == _summary(r)["code_bytes"] == sub["bytes_code"] == shipped
+
+
 def test_submission_figures_are_the_runs_figures(runs, exported):
     out, sub, _ = exported
     code_len = (out / "train_gpt.py").stat().st_size
@@ -102,9 +113,8 @@ def test_submission_figures_are_the_runs_figures(runs, exported):
             si["val_bpb"], si["val_loss"], si["model_bytes"], si["steps"])
         assert (r["train_time_s"], r["eval_time_s"]) == (si["train_seconds"], si["eval_seconds"])
         assert r["code_bytes"] == code_len and r["artifact_bytes"] == si["model_bytes"] + code_len
-        # the run counted the bundle of its own config (its local data paths), built here again
-        own = from_dict(Config, si["config"])
-        assert si["code_bytes"] == len(build(own, "tiny"))
+        # one count (issue 16): the run counted the very file export ships (local data paths reset)
+        assert si["code_bytes"] == code_len
     bpb = [x["val_bpb"] for x in s]
     mean = (bpb[0] + bpb[1]) / 2
     std = math.sqrt(sum((b - mean) ** 2 for b in bpb) / (len(bpb) - 1))
@@ -166,11 +176,24 @@ def test_bundled_script_runs_each_seed_as_the_runs_did(runs, exported, tmp_path)
 
 
 def test_runs_of_different_configs_are_refused_naming_the_key(runs, over_cap, tmp_path):
-    _refused([runs[0], over_cap], tmp_path / "rec", "config key artifact.max_bytes is 100000 but 16000000")
+    other = Path(shutil.copytree(over_cap, tmp_path / "other"))  # the over-cap run, its failed status lifted
+    s = _summary(other)
+    s.pop("reason")
+    (other / "summary.json").write_text(json.dumps({**s, "status": "ok"}))
+    _refused([runs[0], other], tmp_path / "rec", "config key artifact.max_bytes is 100000 but 16000000")
 
 
 def test_over_cap_run_is_refused(over_cap, tmp_path):
-    _refused([over_cap], tmp_path / "rec", r"over the 100,000-byte cap")
+    _refused([over_cap], tmp_path / "rec", r"run failed — .*over the 100,000-byte cap")
+
+
+def test_failed_run_is_refused_with_its_reason(runs, tmp_path):
+    from pgolf.train.status import run_status
+
+    failed = Path(shutil.copytree(runs[0], tmp_path / "failed"))
+    (failed / "summary.json").write_text(json.dumps({"status": "failed", "reason": "data: disk vanished"}))
+    assert run_status(failed) == ("failed", "data: disk vanished") and run_status(runs[0]) == ("ok", None)
+    _refused([failed], tmp_path / "rec", "run failed — data: disk vanished")
 
 
 def test_unfinished_corrupt_or_tampered_runs_are_refused(runs, tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from _evalkit import lut, stream, tiny_model
 
-from pgolf.config import LoRATTTConfig, TTTConfig
+from pgolf.config import LoRATTTConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.accounting import SidecarBytes
 from pgolf.eval.run import evaluate, evaluate_ttt
 from pgolf.eval.standard import trim_val
@@ -35,6 +35,14 @@ def compute(rt: Runtime) -> dict:
     lora = TTTConfig(chunk_tokens=8, epochs=2, optimizer="adam", lr=0.02, lora=LoRATTTConfig(rank=4, batch_docs=2))
     out["ttt_full"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, full).result.to_dict()
     out["ttt_lora"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, lora).result.to_dict()
+    # phased: 9 documents in batches of 2 → the queue's first two batches hold 3 documents, so the one phase starts
+    # after batch 1 on one rank and after round 0 on two; rows of the phase split evenly (2 per chunk, 1 per rank)
+    phased = TTTConfig(chunk_tokens=8, epochs=1, optimizer="adam", lr=0.02, grad_clip=0.0,
+                       lora=LoRATTTConfig(rank=4, batch_docs=2, targets=("attn.c_q", "attn.c_v", "attn", "mlp"),
+                                          lm_head=True),
+                       phased=PhasedTTTConfig(prefix_docs=3, num_phases=1, lr=0.05, chunk_tokens=2 * T, batch_seqs=2,
+                                              fresh_a_for_partial_batch=False))
+    out["ttt_phased"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, phased).result.to_dict()
     side = np.random.default_rng(3).integers(0, 10, tokens.size)  # a CaseOps byte sidecar (pgolf.eval.accounting)
     side[tokens == 1] = 0
     S = SidecarBytes(side, rt.device)

@@ -109,7 +109,7 @@ def test_eval_rope_base_flag(capsys, artifact, shard_dir, tokenizer_path):
     (["--ttt", "lora", "lora.targets=attn.nope"], "eval.ttt.lora.targets=attn.nope: matches no"),
     (["--ttt", "full", "num_layers=3"], "eval.ttt.num_layers: unknown key"),
     (["--ttt", "full", "lr=fast"], "eval.ttt.lr: expected float"),
-    (["--ttt", "sgd"], "--ttt: expected none, full or lora first"),
+    (["--ttt", "sgd"], "--ttt: expected none, full, lora or phased first"),
     (["--stride", "65"], "--stride: expected 0..64"),
 ])
 def test_eval_bad_input_is_one_line(capsys, artifact, shard_dir, tokenizer_path, words, msg):

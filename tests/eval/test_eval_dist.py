@@ -1,5 +1,6 @@
 """Distributed evaluation on 2 gloo ranks (two CPU processes) equals one rank: standard, sliding,
-document-aware, full-model TTT and per-document LoRA TTT — with the byte tables and with a CaseOps byte sidecar."""
+document-aware, full-model TTT, per-document LoRA TTT and phased TTT (adapters + a global SGD phase) — with the
+byte tables and with a CaseOps byte sidecar."""
 
 from __future__ import annotations
 

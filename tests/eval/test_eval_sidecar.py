@@ -10,7 +10,7 @@ import torch
 from _evalkit import _threads, lut, stream, tiny_model  # noqa: F401 (_threads: autouse)
 from test_eval_plan import reference_doc_context
 
-from pgolf.config import LoRATTTConfig, TTTConfig
+from pgolf.config import LoRATTTConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.accounting import SidecarBytes
 from pgolf.eval.run import evaluate, evaluate_ttt
 from pgolf.eval.standard import eval_standard, trim_val
@@ -68,7 +68,12 @@ def test_sidecar_bpb_equals_a_per_token_loop(model, mode):
 
 @pytest.mark.parametrize("ttt", [TTTConfig(chunk_tokens=128, epochs=1, lr=0.05, batch_seqs=4),
                                  TTTConfig(chunk_tokens=8, epochs=1, optimizer="adam", lr=0.02,
-                                           lora=LoRATTTConfig(rank=4, batch_docs=2))], ids=["full", "lora"])
+                                           lora=LoRATTTConfig(rank=4, batch_docs=2)),
+                                 TTTConfig(chunk_tokens=8, epochs=1, optimizer="adam", lr=0.02,
+                                           lora=LoRATTTConfig(rank=4, batch_docs=2),
+                                           phased=PhasedTTTConfig(prefix_docs=2, num_phases=2, lr=0.05,
+                                                                  chunk_tokens=2 * T, batch_seqs=2))],
+                         ids=["full", "lora", "phased"])
 def test_ttt_with_a_sidecar_scores_the_same_nll_over_sidecar_bytes(model, ttt):
     """TTT's NLL does not depend on the accounting; only the denominator changes, to Σ sidecar of all targets."""
     tokens = trim_val(stream(300, seed=8, docs=5), T)

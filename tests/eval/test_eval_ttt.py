@@ -162,6 +162,7 @@ def test_lora_learns_within_a_document(model):
     assert adapted.val_loss < eval_sliding(model, tokens, T, 8, 4, lut(), RT, doc_aware=True).val_loss - 0.05
 
 
+@pytest.mark.slow
 def test_lora_under_compile_equals_eager(model):
     """Dynamo skips hook guards: a graph traced before the adapters are attached must not be reused."""
     from pgolf.eval.plan import sliding_plan

@@ -101,7 +101,7 @@ def test_lambdas_route_to_scalar_adam():
     cfg = override(Config(), {"model.num_layers": 6, "model.model_dim": 32, "model.num_heads": 4,
                               "model.num_kv_heads": 2, "model.parallel_residual.start_layer": 4})
     for name, rules in TABLES.items():
-        groups = route(GPT(cfg.model), rules(cfg))  # asserts every parameter is routed exactly once
+        groups = route(GPT(cfg.model), rules())  # asserts every parameter is routed exactly once
         scalar = {n for n, _ in groups["scalar"]}
         assert {"parallel_post_lambdas", "parallel_resid_lambdas"} <= scalar, name
 

@@ -168,3 +168,34 @@ def test_row_normalised_after_ns_rows_have_unit_norm():
     Muon([p], lr=0.1, momentum=0.9, row_norm="after_ns").step()
     rows = ((p.data - before) / 0.1).norm(dim=1)
     assert torch.allclose(rows, torch.ones(48), atol=1e-2)
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+def test_one_orthogonalisation_call_per_shape_group(sharded):
+    """The step orthogonalises each shape group (same-shape 2-D matrices and 3-D banks stacked) with one batched
+    call — the seeds' "Parallel Muon" banks — on one rank, plain and sharded, and matches the per-matrix reference."""
+    from pgolf.optim.sharded import ShardedMuon
+
+    ours, ref_p = _params(SHAPES), _params(SHAPES)
+    cls = ShardedMuon if sharded else Muon
+    opt = cls(ours, lr=0.05, momentum=0.9, ns_steps=5, weight_decay=0.1)
+    calls = []
+
+    def counting(G, coeffs):
+        calls.append(tuple(G.shape))
+        return orthogonalize(G, coeffs)
+
+    opt.orthogonalize = counting
+    ref = RefMuon(ref_p, 0.05, 0.9, 0.1, ns_coefficients("ns5", 5))
+    for p, q, g in zip(ours, ref_p, _grads(ours, 0)):
+        p.grad, q.grad = g.clone(), g.clone()
+    if sharded:
+        opt.reduce_scatter()
+    opt.step()
+    ref.step()
+    groups = {}
+    for s in SHAPES:
+        groups[s[-2:]] = groups.get(s[-2:], 0) + (s[0] if len(s) == 3 else 1)
+    assert sorted(calls) == sorted((n, *rc) for rc, n in groups.items())  # one call per group, all its matrices
+    for p, q in zip(ours, ref_p):
+        assert torch.equal(p.data, q.data)

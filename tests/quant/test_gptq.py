@@ -1,6 +1,7 @@
 """GPTQ must really beat RTN: an identity (diagonal H ⇒ GPTQ = RTN), a textbook reference (sequential OBQ updates
 with an explicit inverse), lower layer-output error than RTN on correlated inputs (which a no-op GPTQ such as #601's
-fails), and a lower round-trip loss than RTN int6 on a trained tiny model with hook-collected Hessians."""
+fails), and a far lower layer-output error tr(ΔW·H·ΔWᵀ) than RTN int6 on every matrix of a trained tiny model with
+hook-collected Hessians."""
 
 from __future__ import annotations
 
@@ -133,24 +134,34 @@ def trained(shard_dir, tokenizer_path):
     return cfg, model, val[:-1].view(4, T), val[1:].view(4, T), calib
 
 
-def test_gptq_int6_round_trip_beats_rtn_on_trained_tiny(trained):
+def test_gptq_int6_layer_error_beats_rtn_on_trained_tiny(trained):
+    """On every matrix, the quantity GPTQ minimises — the layer-output error tr(ΔW·H·ΔWᵀ) on the hook-collected
+    Hessian — is well below RTN's (measured 0.02–0.27× here; asserted < 0.5×). The round-trip *loss* of an int6
+    tiny model is not asserted: int6 is nearly lossless there and the two losses differ by ~1e-4, inside the noise
+    of thread counts and library versions (issue 16)."""
     cfg, model, vx, vy, calib = trained
     H = collect_hessians(model, calib)
     assert set(H) == {n for n, _ in model.named_parameters() if ".attn.c" in n or ".proj." in n or ".fc." in n}
     cfg = override(cfg, {"quant.gptq.block_size": 32})
-    losses = {}
+    deq = {}
     for name, hess in (("rtn", None), ("gptq", H)):
         tensors, meta = quantize_model_state(model.state_dict(), cfg.quant, cfg.model.num_layers, hess)
         assert {m["bits"] for n, m in meta.items() if ".mlp." in n} == {6}
         assert all(m["method"] == ("gptq" if hess else "search_tensor") for n, m in meta.items() if ".mlp." in n)
-        m2 = GPT(cfg.model)
-        m2.load_state_dict(dequantize_state_dict(tensors, meta))
-        with torch.no_grad():
-            losses[name] = float(m2(vx, vy))
+        deq[name] = dequantize_state_dict(tensors, meta)
+    state = model.state_dict()
+
+    def layer_err(name, w):  # float64: tr(ΔW H ΔWᵀ), H from the calibration batches
+        D = state[name].double() - w.double()
+        return float(((D @ H[name].double()) * D).sum())
+
+    for name in H:
+        rtn, gptq = layer_err(name, deq["rtn"][name]), layer_err(name, deq["gptq"][name])
+        assert gptq < 0.5 * rtn, (name, gptq, rtn)
+    m2 = GPT(cfg.model)
+    m2.load_state_dict(deq["gptq"])  # the GPTQ'd state is a loadable model
     with torch.no_grad():
-        base = float(model(vx, vy))
-    assert losses["gptq"] < losses["rtn"]
-    assert losses["gptq"] - base < 0.8 * (losses["rtn"] - base)  # recovers a real share of the quantization gap
+        assert torch.isfinite(m2(vx, vy))
 
 
 @pytest.mark.gpu

@@ -48,7 +48,9 @@ def _resume_equals_uninterrupted(cfg, tmp_path, monkeypatch, at_step=3, extra=2)
         _kill_after(m, at_step, extra)
         with pytest.raises(Killed):
             run(cfg, tmp_path / "killed", echo=False)
-    assert not (tmp_path / "killed" / "summary.json").exists()
+    killed = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert killed["status"] == "failed" and killed["reason"].startswith("Killed: killed after checkpoint")
+    assert "run failed: Killed: killed after checkpoint" in (tmp_path / "killed" / "train.log").read_text()
     resumed = run(cfg, tmp_path / "killed", echo=False)
     log = (tmp_path / "killed" / "train.log").read_text()
     assert f"at step {at_step}" in log.split("resumed from")[1].splitlines()[0]

@@ -12,7 +12,7 @@ file. The whole payload is LZMA-compressed (preset 9e, stdlib only) and base85-w
 Why this size counts honestly: since #1530 the frontier's logged "code size" is such a wrapped, minified script
 (SPEC_FRONTIER.md, "How code is counted": #1855 ships 31,999 B for 157,868 B of source). Here the wrapped file IS the
 file the submission ships, so `code_bytes` = its length exactly, with no theoretical-size convention. A run counts the
-bundle of its own config (`code_bytes_for`), the same bytes `pgolf bundle` writes for that config. Build determinism:
+bundle of its own config with local paths reset (pgolf.train.shipped), the file `pgolf export` ships. Build determinism:
 modules sorted by name, JSON with sorted keys, fixed LZMA settings — same sources + same config → same bytes.
 """
 
@@ -22,7 +22,6 @@ import ast
 import base64
 import json
 import lzma
-import os
 import sys
 from pathlib import Path
 
@@ -154,11 +153,3 @@ def running_bundle() -> str | None:
     """The path of the bundle this process runs from, or None when pgolf runs from its package."""
     main = sys.modules.get("__main__")
     return getattr(main, BUNDLE_MARK, None) if getattr(pgolf, "__file__", None) is None else None
-
-
-def code_bytes_for(cfg, recipe: str) -> tuple[int, str]:
-    """(code bytes, method): the running bundle's own size, else the size of the bundle `build` makes for cfg."""
-    here = running_bundle()
-    if here is not None:
-        return os.path.getsize(here), "bundle-file"
-    return len(build(cfg, recipe)), "bundle"

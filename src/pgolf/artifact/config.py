@@ -10,6 +10,16 @@ from typing import Literal
 
 
 @dataclass(frozen=True)
+class PerGroupConfig:
+    """Per-group compression (pgolf.artifact.pergroup, #1855): quantized arrays grouped by name across layers, each
+    group stored in its best layout (rows | transposed | similarity-sorted and transposed) with its best codec of
+    `codecs` (lrzip only where its binary is installed; a missing codec is reported as skipped)."""
+
+    codecs: tuple[str, ...] = ("brotli", "lzma", "zstd", "lrzip")
+    simsort_max_rows: int = 16_384  # the similarity sort is O(rows²·cols); larger members skip the sortT layout
+
+
+@dataclass(frozen=True)
 class ArtifactConfig:
     """The artifact: storage of quantized values, compression codec, and the decimal cap on code + model bytes."""
 
@@ -21,6 +31,7 @@ class ArtifactConfig:
     # how the bundled train_gpt.py wraps its compressed sources (pgolf.artifact.bundle): base85 text, the accepted
     # convention since #1530, or raw bytes in a latin-1 string literal (about 14% smaller code, a binary-looking file)
     code_wrap: Literal["b85", "latin1"] = "b85"
+    pergroup: PerGroupConfig | None = None  # per-group containers; `codec` then compresses the non-grouped rest
 
 
 def artifact_checks(a: ArtifactConfig) -> list[tuple[bool, str, str]]:

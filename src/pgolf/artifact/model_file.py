@@ -20,7 +20,8 @@ from torch import Tensor, nn
 import pgolf
 from pgolf.artifact.codecs import CODEC_IDS, compress, compress_report
 from pgolf.artifact.config import ArtifactConfig
-from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, read_file, write_atomic
+from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, write_atomic
+from pgolf.artifact.pergroup import encode_file_pergroup, read_artifact
 from pgolf.coerce import from_dict, to_dict
 from pgolf.errors import PgolfError
 from pgolf.model.config import ModelConfig
@@ -38,14 +39,23 @@ def int_bits(qmeta: Mapping[str, dict]) -> dict[str, int]:
             **awq_bits(qmeta)}
 
 
-def file_meta(model: ModelConfig, qmeta: dict, storage: str) -> dict:
-    return {"pgolf": pgolf.__version__, "model": to_dict(model), "tensors": qmeta, "storage": storage}
+def file_meta(model: ModelConfig, qmeta: dict, storage: str, tokenizer: dict | None = None) -> dict:
+    """`tokenizer`: the record of the data the model was trained on (pgolf.data.tokenizer_id); eval refuses another."""
+    meta = {"pgolf": pgolf.__version__, "model": to_dict(model), "tensors": qmeta, "storage": storage}
+    if tokenizer is not None:
+        meta["tokenizer"] = tokenizer
+    return meta
 
 
 def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, model: ModelConfig,
-                   a: ArtifactConfig) -> tuple[bytes, dict]:
+                   a: ArtifactConfig, tokenizer: dict | None = None) -> tuple[bytes, dict]:
     t0 = time.perf_counter()
-    payload = pack(tensors, file_meta(model, qmeta, a.storage), a.storage, int_bits(qmeta))
+    meta = file_meta(model, qmeta, a.storage, tokenizer)
+    if a.pergroup is not None:
+        data, info = encode_file_pergroup(tensors, meta, int_bits(qmeta), a.storage, a.codec, a.pergroup)
+        return data, {"codec": "pergroup", "model_bytes": len(data), "storage": a.storage, "pergroup": info,
+                      "encode_seconds": time.perf_counter() - t0}
+    payload = pack(tensors, meta, a.storage, int_bits(qmeta))
     codec, blob, sizes = compress_report(payload, a.codec, a.level)
     data = FILE_MAGIC + bytes([CODEC_IDS[codec]]) + blob
     return data, {"codec": codec, "model_bytes": len(data), "payload_bytes": len(payload), "storage": a.storage,
@@ -54,15 +64,16 @@ def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, model: ModelConfig,
 
 def encode_model(state: Mapping[str, Tensor], model: ModelConfig, quant: QuantConfig, artifact: ArtifactConfig,
                  hessians: Mapping[str, Tensor] | None = None, code_bytes: int = 0,
-                 log: Callable[[str], None] | None = None) -> tuple[bytes, dict, dict[str, Tensor]]:
-    """→ (file bytes, info, the dequantized state the file decodes to)."""
+                 log: Callable[[str], None] | None = None,
+                 tokenizer: dict | None = None) -> tuple[bytes, dict, dict[str, Tensor]]:
+    """→ (file bytes, info, the dequantized state the file decodes to). `tokenizer`: recorded in the file."""
     tensors, qmeta = quantize_model_state(state, quant, model.num_layers, hessians, log)
     info: dict = {}
-    sizer = lambda ts: len(encode_tensors(ts, qmeta, model, artifact)[0]) + code_bytes
+    sizer = lambda ts: len(encode_tensors(ts, qmeta, model, artifact, tokenizer)[0]) + code_bytes
     tensors, report = prune_to_fit(tensors, qmeta, quant, sizer, artifact.max_bytes, log)
     if report is not None:
         info["selective_prune"] = report
-    blob, enc = encode_tensors(tensors, qmeta, model, artifact)
+    blob, enc = encode_tensors(tensors, qmeta, model, artifact, tokenizer)
     info.update(enc)
     if any(i.get("lqer") for i in qmeta.values()):
         info["lqer"] = lqer_cost(tensors, qmeta, artifact, enc["codec"])
@@ -87,20 +98,21 @@ def lqer_cost(tensors: Mapping[str, Tensor], qmeta: Mapping[str, dict], a: Artif
 
 def export_model(module: nn.Module, model: ModelConfig, quant: QuantConfig, artifact: ArtifactConfig, path: Path,
                  hessians: Mapping[str, Tensor] | None = None, code_bytes: int = 0,
-                 log: Callable[[str], None] | None = None) -> tuple[dict, dict[str, Tensor]]:
-    blob, info, deq = encode_model(module.state_dict(), model, quant, artifact, hessians, code_bytes, log)
+                 log: Callable[[str], None] | None = None, tokenizer: dict | None = None) -> tuple[dict, dict[str, Tensor]]:
+    blob, info, deq = encode_model(module.state_dict(), model, quant, artifact, hessians, code_bytes, log, tokenizer)
     write_atomic(Path(path), blob)
     return info, deq
 
 
 def load_artifact(path: Path) -> tuple[ModelConfig, dict[str, Tensor], dict]:
     """→ (model config, dequantized state dict, info with codec/file_bytes/decompress_seconds)."""
-    arrays, meta, info = read_file(Path(path))
+    arrays, meta, info = read_artifact(Path(path))
     try:
         mcfg = from_dict(ModelConfig, meta["model"], prefix="model")
         qmeta = meta["tensors"]
     except (KeyError, TypeError):
         raise PgolfError(f"{path}: artifact metadata lacks the model config or tensor table") from None
+    info = {**info, "tokenizer": meta.get("tokenizer")}  # None in files from before the record existed
     try:
         state = dequantize_state_dict(arrays, qmeta)
     except (KeyError, ValueError, TypeError) as e:

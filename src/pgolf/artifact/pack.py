@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import struct
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from torch import Tensor
 from pgolf.artifact import storage as st
 from pgolf.artifact.codecs import CODEC_IDS, CODEC_NAMES, compress_best, decompress
 from pgolf.errors import PgolfError
+from pgolf.runtime.atomic_write import write_atomic  # noqa: F401  (re-exported: callers import it from here)
 
 INNER_MAGIC = b"PGPK"
 FILE_MAGIC = b"PGA"
@@ -170,19 +169,6 @@ def _decode_chunk(chunk: bytes, enc: str, dtype: torch.dtype, numel: int, itemsi
     if enc != "raw":
         raise ValueError(f"unknown encoding {enc!r}")
     return chunk
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode_file(arrays: dict[str, Tensor], meta: dict, codec: str, level: int | None = None, storage: str = "int8",

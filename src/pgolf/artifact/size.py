@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pgolf
 from pgolf.artifact.codecs import compress
-from pgolf.artifact.pack import pack, read_file
+from pgolf.artifact.pack import pack
+from pgolf.artifact.pergroup import read_artifact
 from pgolf.errors import PgolfError
 from pgolf.quant.awq import SUFFIXES as AWQ_SUFFIXES
 from pgolf.quant.awq import awq_bits
@@ -69,7 +70,7 @@ def group_of(array: str, tensors: dict) -> str:
 
 def breakdown(path: Path) -> dict:
     """Per-group sizes of a model file (see module docstring) plus totals."""
-    arrays, meta, info = read_file(Path(path))
+    arrays, meta, info = read_artifact(Path(path))
     tensors = meta.get("tensors", {})
     storage = meta.get("storage", "int8")
     bits = {**{n: i["bits"] for n, i in tensors.items() if isinstance(i, dict) and i.get("kind") == "int"},
@@ -81,14 +82,16 @@ def breakdown(path: Path) -> dict:
         members[g][name] = t
         groups[g]["arrays"] += 1
         groups[g]["values"] += t.numel()
-    empty = len(compress(pack({}, {}, storage), info["codec"]))
+    # a per-group file (pgolf.artifact.pergroup) has one codec per group: the breakdown then estimates with brotli
+    codec = "brotli" if info["codec"] == "pergroup" else info["codec"]
+    empty = len(compress(pack({}, {}, storage), codec))
     for g in GROUPS[:-1]:
         if members[g]:
             payload = pack(members[g], {}, storage, {k: v for k, v in bits.items() if k in members[g]})
             groups[g]["stored_bytes"] = len(payload) - len(pack({}, {}, storage))
-            groups[g]["compressed_bytes"] = len(compress(payload, info["codec"])) - empty
+            groups[g]["compressed_bytes"] = len(compress(payload, codec)) - empty
     meta_payload = pack({}, meta, storage)
-    groups["metadata"].update(stored_bytes=len(meta_payload), compressed_bytes=len(compress(meta_payload, info["codec"])))
+    groups["metadata"].update(stored_bytes=len(meta_payload), compressed_bytes=len(compress(meta_payload, codec)))
     return {"path": str(path), "model_bytes": info["file_bytes"], "codec": info["codec"], "storage": storage,
             "decompress_seconds": info["decompress_seconds"], "groups": groups,
             "sum_of_groups_compressed": sum(g["compressed_bytes"] for g in groups.values())}

@@ -29,12 +29,16 @@ def recipe_config(name: str, tiny: bool, words: list[str], data: str | None = No
     from pgolf.recipes import get_recipe  # heavy (torch), cold path: keeps --help fast
     from pgolf.recipes import tiny as shrink
 
-    cfg = get_recipe(name).build()
-    if tiny:
-        cfg = shrink(cfg)
+    r = get_recipe(name)
+    cfg = r.build()
+    changes = parse_overrides(words)
+    if tiny:  # step-bound schedules scale to the run's length: train.iterations=N given here counts
+        n = override(cfg, {"train.iterations": changes["train.iterations"]}).train.iterations \
+            if "train.iterations" in changes else 20
+        cfg = shrink(cfg, n, r.reported.get("steps"))
     extra = {}
     if data is not None:
         extra["data.path"] = data
     if tokenizer is not None:
         extra["data.tokenizer"] = tokenizer
-    return validate(override(cfg, {**extra, **parse_overrides(words)}))
+    return validate(override(cfg, {**extra, **changes}))

@@ -1,6 +1,8 @@
 """`pgolf bundle --recipe NAME [--tiny] [--data DIR] [--tokenizer FILE] [key=value …] -o train_gpt.py`: the single-file
-script a submission ships (pgolf.artifact.bundle). `--from-run RUN_DIR` bundles a finished run's own config.
-Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
+script a submission ships (pgolf.artifact.bundle). `--from-run RUN_DIR` bundles a finished run's own config, with the
+machine-local keys (data paths, device) at their defaults: byte for byte the file `pgolf export` ships and the run's
+summary.json counts (pgolf.train.shipped). Imports inside the functions are deliberate: torch-free startup (see
+pgolf.commands)."""
 
 from __future__ import annotations
 
@@ -39,7 +41,10 @@ def cmd_bundle(args) -> int:
     if args.from_run:
         if args.recipe or args.tiny or args.overrides or args.data or args.tokenizer:
             raise PgolfError("bundle: --from-run takes the run's own config; give no --recipe/--tiny/overrides")
+        from pgolf.train.shipped import shipped_config
+
         cfg, recipe = run_config(Path(args.from_run))
+        cfg = shipped_config(cfg)  # the file `pgolf export` ships and summary.json counts: local paths reset
     else:
         if not args.recipe:
             raise PgolfError("bundle: give --recipe NAME or --from-run RUN_DIR")

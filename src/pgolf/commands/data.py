@@ -3,16 +3,17 @@ Imports inside the functions are deliberate: torch-free startup (see pgolf.comma
 
 from __future__ import annotations
 
+import itertools
+import json
+import sys
 from pathlib import Path
 
 from pgolf.commands import print_json
-from pgolf.errors import PgolfError
+from pgolf.errors import PgolfError, UsageError
 
 
 def _logger(args):
     """Log lines go to stdout, or to stderr when --json keeps stdout for the JSON document."""
-    import sys
-
     return (lambda m: print(m, file=sys.stderr)) if args.json else print
 
 
@@ -62,7 +63,6 @@ def cmd_fineweb(args) -> int:
 
 
 def cmd_tokenizer(args) -> int:
-    import itertools
 
     from pgolf.data.caseops import is_caseops_tokenizer
     from pgolf.data.caseops_tokenizer import TRAINER_OPTIONS, audit_caseops, check_caseops_tokenizer
@@ -81,7 +81,7 @@ def cmd_tokenizer(args) -> int:
         model = Path(args.check)
     else:
         if not args.output or not args.vocab:
-            raise PgolfError("pgolf data tokenizer: --vocab N and -o PREFIX are required to train (or --check MODEL)")
+            raise UsageError("pgolf data tokenizer", "--vocab N and -o PREFIX are required to train (or --check MODEL)")
         kind = "CaseOps (#1729: operators at ids 4–7) " if args.caseops else ""
         print(f"tokenizer: training {kind}SentencePiece BPE, vocab {args.vocab}, the challenge's spec, on "
               f"{args.max_docs or 'all'} docs of {len(args.input)} input(s)")
@@ -116,8 +116,6 @@ def cmd_tokenizer(args) -> int:
 
 def iter_texts(paths, text_field: str):
     """Documents for tokenizer training, cleaned as the challenge's trainer does (NUL → space, stripped, no empties)."""
-    import json
-
     from pgolf.data.corpus import iter_batches
 
     for b in iter_batches(paths, [], text_field):

@@ -9,16 +9,25 @@ from pathlib import Path
 
 def cmd_demo(args) -> int:
     # heavy (torch), cold path: the config tree, the demo corpus and the run are imported only when the verb runs
-    from pgolf.config import override, parse_overrides
+    from pgolf.config import override, parse_overrides, validate
     from pgolf.data.demo_corpus import prepare_demo
     from pgolf.recipes import get_recipe
+    from pgolf.recipes.demo import DEMO_SECONDS_PER_STEP
+    from pgolf.runtime.atomic_write import ensure_dir
     from pgolf.train.run import run
 
     t0 = time.perf_counter()
-    data_dir, tok = prepare_demo()
-    cfg = override(get_recipe("demo").build(), {"data.path": str(data_dir), "data.tokenizer": str(tok),
-                                                  **parse_overrides(args.overrides)})
+    words = parse_overrides(args.overrides)
+    validate(override(get_recipe("demo").build(), words))  # bad words and a bad --out fail before the corpus build
     out = Path(args.out) if args.out else Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    ensure_dir(out, "run directory")
+    data_dir, tok = prepare_demo()
+    cfg = override(get_recipe("demo").build(), {"data.path": str(data_dir), "data.tokenizer": str(tok), **words})
+    n = cfg.train.iterations
+    bound = (f"{n} steps" if cfg.train.max_wallclock_seconds <= 0
+             else f"at most {n} steps or {cfg.train.max_wallclock_seconds:.0f} s")
+    print(f"demo: training {bound} (~{n * DEMO_SECONDS_PER_STEP:.0f} s on an idle 2-core CPU; a busy machine takes "
+          f"longer but reaches the same val_bpb — each step line ends with elapsed/~estimated total seconds)")
     s = run(cfg, out, recipe="demo")
     print(f"demo done in {time.perf_counter() - t0:.0f} s | val_bpb {s['val_bpb']:.4f} after the artifact round "
           f"trip (pre-quant {s['val_bpb_prequant']:.4f}) | {s['artifact_bytes']:,} bytes | {out / 'summary.json'}")
@@ -26,7 +35,7 @@ def cmd_demo(args) -> int:
 
 
 def register(sub) -> None:
-    d = sub.add_parser("demo", help="the main job end to end on the built-in demo corpus (CPU, ~2 min)")
+    d = sub.add_parser("demo", help="the main job end to end on the built-in demo corpus (CPU, 300 steps, ~2 min)")
     d.add_argument("--out", help="run directory (default runs/demo-TIMESTAMP)")
     d.add_argument("overrides", nargs="*", metavar="key=value")
     d.set_defaults(fn=cmd_demo)

@@ -1,12 +1,12 @@
 """`pgolf eval ARTIFACT --data DIR --tokenizer FILE [--seq-len N] [--stride N] [--doc-aware]
-[--ttt full|lora [key=value …]] [--rope-base B] [--json]`.
+[--ttt full|lora|phased [key=value …]] [--rope-base B] [--json]`.
 
 The eval length T (--seq-len) may differ from the training length. RoPE is never rescaled implicitly: positions
 0..T−1 use the base in the artifact's model config, unless --rope-base sets another one for this evaluation; the
 output's `rope` line says which.
 
-`--ttt MODE key=value …` picks full-model or per-document LoRA test-time training and tunes it with keys of the
-eval.ttt block (e.g. `--ttt lora lr=3e-4 lora.rank=16 chunk_tokens=128`; `pgolf recipes show` lists them).
+`--ttt MODE key=value …` picks full-model, per-document LoRA or #1855's phased test-time training and tunes it
+with keys of the eval.ttt block (e.g. `--ttt lora lr=3e-4 lora.rank=16 chunk_tokens=128`; `pgolf recipes show` lists them).
 
 Timing is end to end from the start of the command: `startup_seconds` (imports, runtime/process group),
 `load_seconds` (read + decompress + dequantize + build the model; `decompress_seconds` is its decompression part),
@@ -33,6 +33,7 @@ def eval_config(args):
     """The EvalConfig the flags and eval.* words describe (validated at the eval length)."""
     from pgolf.config import Config, override, parse_overrides, validate_eval
     from pgolf.eval.ttt_lora import lora_preset
+    from pgolf.eval.ttt_phased import pr1855_ttt
 
     T = args.seq_len
     if T <= 0:
@@ -42,8 +43,8 @@ def eval_config(args):
     if args.stride < 0 or args.stride > T:
         raise PgolfError(f"--stride: expected 0..{T} (0 = non-overlapping), got {args.stride}")
     mode, *words = args.ttt or ["none"]
-    if mode not in ("none", "full", "lora"):
-        raise PgolfError(f"--ttt: expected none, full or lora first, got {mode!r}")
+    if mode not in ("none", "full", "lora", "phased"):
+        raise PgolfError(f"--ttt: expected none, full, lora or phased first, got {mode!r}")
     if mode == "none" and words:
         raise PgolfError("--ttt: key=value words need a mode first (--ttt full … or --ttt lora …)")
     tuned = {k if k.startswith("eval.ttt.") else f"eval.ttt.{k}": v for k, v in parse_overrides(words).items()}
@@ -54,6 +55,8 @@ def eval_config(args):
         base["eval.ttt"] = "on"
     elif mode == "lora":
         base["eval.ttt"] = lora_preset()
+    elif mode == "phased":  # #1855's phased TTT (pgolf.eval.ttt_phased.pr1855_ttt)
+        base["eval.ttt"] = pr1855_ttt()
     return validate_eval(override(Config(), {**base, **tuned}).eval, T)
 
 
@@ -65,8 +68,10 @@ def cmd_eval(args) -> int:
     from pgolf.config import to_dict
     from pgolf.data.shards import load_split
     from pgolf.data.tokenizer import check_vocab, load_sentencepiece
+    from pgolf.data.tokenizer_id import check_tokenizer
     from pgolf.eval.accounting import describe, val_accounting
-    from pgolf.eval.plan import sliding_plan
+    from pgolf.eval.batches import speed_line
+    from pgolf.eval.plan import sliding_plan, split_for_rank
     from pgolf.eval.run import evaluate_config, model_bos, rank_batch
     from pgolf.eval.scorer import WindowScorer
     from pgolf.eval.sliding import rope_note, set_rope_base
@@ -83,6 +88,7 @@ def cmd_eval(args) -> int:
         set_rope_base(model, args.rope_base)
     t_load = time.perf_counter() - t1
     t2 = time.perf_counter()
+    tok_note = check_tokenizer(info.get("tokenizer"), args.tokenizer, args.artifact, args.allow_tokenizer_mismatch)
     sp = load_sentencepiece(args.tokenizer)
     check_vocab(sp, model.cfg.vocab_size, args.tokenizer)
     val = trim_val(np.asarray(load_split(Path(args.data), "val", model.cfg.vocab_size)), T, e.max_tokens)
@@ -94,7 +100,8 @@ def cmd_eval(args) -> int:
         model.eval()
         plan = sliding_plan(val, T, e.stride, e.doc_aware, model_bos(model))
         scorer = WindowScorer(model, T, rank_batch(e.batch_tokens, rt), rt.device, rt.autocast, compile=True)
-        warm = scorer.warmup(scorer.shapes(plan), model.cfg.vocab_size, grad=False)
+        mine = split_for_rank(plan, rt.rank, rt.world_size)  # the shapes this rank's share runs at
+        warm = scorer.warmup(scorer.shapes(mine), model.cfg.vocab_size, grad=False)
     t3 = time.perf_counter()
     r, ttt_stats = evaluate_config(model, val, e, T, lut, rt)
     t_eval = time.perf_counter() - t3
@@ -108,13 +115,17 @@ def cmd_eval(args) -> int:
            "warmup_seconds": warm, "eval_seconds": t_eval, "total_seconds": time.perf_counter() - t0,
            "compile": compile, "device": rt.describe(), "world_size": rt.world_size,
            "partial": bool(e.max_tokens), "rope_base": float(model.cfg.rope_base),
-           "rope": rope_note(model, T, overridden=args.rope_base is not None), "bytes": describe(lut)}
+           "rope": rope_note(model, T, overridden=args.rope_base is not None), "speed": r.speed,
+           "tokenizer_check": tok_note, "bytes": describe(lut)}
     if rt.is_main:
         if args.json:
             print_json(out)
         else:
             mode = ("doc-aware " if e.doc_aware else "") + (f"stride {e.stride}" if e.stride else "standard")
-            if e.ttt is not None and e.ttt.lora is not None:
+            if e.ttt is not None and e.ttt.phased is not None:
+                mode = (f"phased LoRA TTT (#1855), chunks of {e.ttt.chunk_tokens}, "
+                        f"{e.ttt.phased.num_phases} global phase(s) over {e.ttt.phased.prefix_docs} documents")
+            elif e.ttt is not None and e.ttt.lora is not None:
                 mode = f"per-document LoRA TTT, chunks of {e.ttt.chunk_tokens} (doc-aware by construction)"
             elif e.ttt is not None:
                 mode += f" + full-model TTT, chunks of {e.ttt.chunk_tokens}"
@@ -122,8 +133,10 @@ def cmd_eval(args) -> int:
                   f"{r.scored_bytes:,} bytes | T {T}, {mode}")
             print(f"time {out['total_seconds']:.1f} s end to end = startup {t_start:.2f} + load {t_load:.2f} "
                   f"(decompress {out['decompress_seconds']:.2f}) + data {t_data:.2f} + warm-up {warm:.2f} + eval "
-                  f"{t_eval:.2f} | {rt.describe()} | {out['rope']}")
+                  f"{t_eval:.2f} | {rt.describe()} | {out['rope']} | {tok_note}")
             print(out["bytes"])
+            if r.speed is not None:
+                print(speed_line(r.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
     shutdown(rt)
     return 0
 
@@ -141,10 +154,13 @@ def register(sub) -> None:
     e.add_argument("--doc-aware", action="store_true", help="keep every window inside one BOS-delimited document")
     e.add_argument("--ttt", nargs="+", metavar="MODE [key=value]",
                    help="score-first test-time training: `full` (whole model, SGD over stream chunks) or `lora` "
-                        "(per-document adapters), then eval.ttt keys, e.g. --ttt lora lr=3e-4 lora.rank=16")
+                        "(per-document adapters) or `phased` (#1855: adapters + global SGD phases), then eval.ttt keys, "
+                        "e.g. --ttt lora lr=3e-4 lora.rank=16")
     e.add_argument("--batch-tokens", type=int, default=65_536, help="tokens per forward over all ranks")
     e.add_argument("--max-tokens", type=int, default=0, help="score only a prefix of the val stream (0 = all)")
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     e.add_argument("--no-compile", action="store_true", help="run eager on CUDA too")
+    e.add_argument("--allow-tokenizer-mismatch", action="store_true",
+                   help="score even though --tokenizer is not the one the artifact records (its sha256 differs)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(fn=cmd_eval)

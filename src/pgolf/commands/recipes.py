@@ -4,7 +4,7 @@ Imports inside the functions are deliberate: torch-free startup (see pgolf.comma
 from __future__ import annotations
 
 from pgolf.commands import print_json
-from pgolf.errors import PgolfError
+from pgolf.errors import UsageError
 
 
 def cmd_recipes(args) -> int:
@@ -15,7 +15,7 @@ def cmd_recipes(args) -> int:
 
     if args.action == "show":
         if not args.name:
-            raise PgolfError("pgolf recipes show: a recipe NAME is required")
+            raise UsageError("pgolf recipes show", "a recipe NAME is required")
         r = get_recipe(args.name)
         cfg = validate(r.build())
         out = {"name": r.name, "summary": r.summary, "source": r.source, "author": r.author, "parent": r.parent,

@@ -23,11 +23,11 @@ def cmd_size(args) -> int:
             raise PgolfError(f"--code-bytes: expected a non-negative integer, got {args.code_bytes}")
         code, method = args.code_bytes, "given"
     elif (Path(args.artifact).parent / "config.json").is_file():
-        from pgolf.artifact.bundle import build
         from pgolf.commands.bundle import run_config
+        from pgolf.train.shipped import shipped_code
 
         cfg, recipe = run_config(Path(args.artifact).parent)
-        code, method = len(build(cfg, recipe)), "bundle of the run's config.json"
+        code, method = len(shipped_code(cfg, recipe)), "the train_gpt.py `pgolf export` ships for the run's config"
     else:
         code, method = package_code_bytes(), CODE_BYTES_METHOD + " (no config.json beside the artifact: upper bound)"
     b = breakdown(Path(args.artifact))

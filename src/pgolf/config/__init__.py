@@ -15,13 +15,20 @@ quant/, eval/ or artifact/ imports it; train/, recipes/ and commands/ (which run
 classes are re-exported here so `from pgolf.config import QuantConfig` keeps working for callers above.
 """
 
-from pgolf.artifact.config import ArtifactConfig
+from pgolf.artifact.config import ArtifactConfig, PerGroupConfig
 from pgolf.coerce import coerce, from_dict, to_dict
 from pgolf.config.override import all_keys, config_hash, override, parse_overrides
 from pgolf.config.tree import Config
 from pgolf.config.validate import validate
 from pgolf.data.config import DataConfig
-from pgolf.eval.config import EvalConfig, LoRATTTConfig, TTTConfig, validate_eval
+from pgolf.eval.config import (
+    EvalConfig,
+    LoRATTTConfig,
+    NgramTiltConfig,
+    PhasedTTTConfig,
+    TTTConfig,
+    validate_eval,
+)
 from pgolf.model.config import ModelConfig, validate_model
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig
@@ -48,7 +55,7 @@ from pgolf.train.config import TrainConfig
 __all__ = [
     "AWQConfig", "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig",
     "EvalConfig", "GPTQConfig", "InitConfig", "LQERConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig",
-    "OptimConfig", "OrthoInitConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig",
+    "NgramTiltConfig", "OptimConfig", "OrthoInitConfig", "PerGroupConfig", "PhasedTTTConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig",
     "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig", "SpectralEmbedInitConfig", "TTTConfig",
     "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
     "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",

@@ -39,7 +39,7 @@ from pgolf.data.caseops import is_caseops_tokenizer
 from pgolf.data.caseops_tokenizer import check_caseops_tokenizer, encode_with_bytes
 from pgolf.data.checksum import sha256_file
 from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
-from pgolf.data.progress import Progress
+from pgolf.data.progress import ByteProgress
 from pgolf.data.shards import header_bytes, write_shard
 from pgolf.data.sidecar import sidecar_name
 from pgolf.data.tokenizer import check_byte_accounting, load_sentencepiece
@@ -226,7 +226,7 @@ def _batches_encoded(batches, tokenizer: Path, workers: int, text_field: str, ca
 def _run(docs, tokenizer, tmp, val_docs, shard_tokens, val_tokens, train_tokens, workers, text_field,
          allow_duplicates, log, show, sp, caseops) -> dict:
     stats: list[InputStats] = []
-    bar = Progress("build", total_bytes(docs), enabled=show)
+    bar = ByteProgress("build", total_bytes(docs), enabled=show)
     writers = {"val": _SplitWriter(tmp, "val", shard_tokens, val_tokens, sidecar=caseops),
                "train": _SplitWriter(tmp, "train", shard_tokens, train_tokens)}
     val_hashes: set[bytes] = set()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from pgolf.data.hub import download, make_hub
-from pgolf.data.progress import Progress
+from pgolf.data.progress import ByteProgress
 from pgolf.data.shards import read_header
 from pgolf.data.sidecar import load_sidecar
 from pgolf.errors import PgolfError
@@ -114,7 +114,7 @@ def fetch_fineweb(variant: str, root: Path, train_shards: int | None = None, rep
             f"re-verifying every file by checksum")
         known = {}
         local_manifest.unlink()
-    bar = Progress("fineweb", 0, enabled=progress)
+    bar = ByteProgress("fineweb", 0, enabled=progress)
     download(hub, mf, local_manifest, bar, known.get("manifest.json"))
     manifest = json.loads(local_manifest.read_text(encoding="utf-8"))
     names = [d.get("name") for d in manifest.get("datasets", [])]

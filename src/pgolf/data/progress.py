@@ -1,75 +1,36 @@
-"""A dependency-free progress bar for downloads and corpus builds (stderr).
+"""Byte progress for downloads and corpus builds, on a tqdm bar (pgolf.runtime.progress: rank 0, terminal only).
 
-On a terminal it redraws one line (`\\r`) at most 5 times a second; otherwise (logs, CI) it prints a plain line at
-most every 30 s, so log files stay short. `done()` always prints the final line.
+The interface the data commands use: advance_bytes(n), set(**counters) (docs, tokens, files in the postfix), a
+settable total (known after the listing), done().
 """
 
 from __future__ import annotations
 
-import sys
-import time
+from pgolf.runtime.progress import bar
 
 
-def _si(x: float) -> str:
-    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= div:
-            return f"{x / div:.1f}{unit}"
-    return f"{x:.0f}"
+class ByteProgress:
+    """Bytes through a download or a corpus build, with named counters in the postfix."""
 
+    def __init__(self, label: str, total_bytes: int = 0, stream=None, enabled: bool = True, **kw):
+        self._bar = bar(desc=label, total=total_bytes or None, unit="B", enabled=enabled, stream=stream,
+                        unit_scale=True, unit_divisor=1000, **kw)
+        self.enabled = not self._bar.disable
 
-class Progress:
-    def __init__(self, label: str, total_bytes: int = 0, stream=None, enabled: bool = True):
-        self.label, self.total = label, int(total_bytes)
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.bytes = 0
-        self.counters: dict[str, float] = {}
-        self.t0 = self._last = time.perf_counter()
+    @property
+    def total(self) -> int:
+        return int(self._bar.total or 0)
+
+    @total.setter
+    def total(self, n: int) -> None:
+        self._bar.total = n or None
+        self._bar.refresh()
 
     def advance_bytes(self, n: int) -> None:
-        self.bytes += n
-        self._maybe_draw()
+        self._bar.update(n)
 
     def set(self, **counters: float) -> None:
-        self.counters.update(counters)
-        self._maybe_draw()
-
-    def line(self) -> str:
-        dt = max(time.perf_counter() - self.t0, 1e-9)
-        parts = [self.label]
-        if self.total:
-            frac = min(1.0, self.bytes / self.total)
-            bar = "#" * int(20 * frac)
-            parts.append(f"[{bar:<20}] {100 * frac:5.1f}% of {_si(self.total)}B")
-        elif self.bytes:
-            parts.append(f"{_si(self.bytes)}B")
-        for k, v in self.counters.items():
-            parts.append(f"{_si(v)} {k}")
-        if "tokens" in self.counters:
-            parts.append(f"{_si(self.counters['tokens'] / dt)} tok/s")
-        elif self.bytes:
-            parts.append(f"{_si(self.bytes / dt)}B/s")
-        parts.append(f"{dt:.0f} s")
-        return " | ".join(parts)
-
-    def _maybe_draw(self) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last < (0.2 if self.tty else 30.0):
-            return
-        self._last = now
-        self._draw(final=False)
-
-    def _draw(self, final: bool) -> None:
-        text = self.line()
-        if self.tty:
-            self.stream.write("\r" + text + ("\n" if final else ""))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        self._bar.set_postfix({k: f"{v:,.0f}" for k, v in counters.items()})
 
     def done(self) -> None:
-        if self.enabled:
-            self._draw(final=True)
+        self._bar.close()

@@ -9,7 +9,7 @@ sidecar (pgolf.eval.accounting, which documents the evaluator-side API); `pos` i
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import Tensor
@@ -24,10 +24,16 @@ class EvalResult:
     val_bpb: float
     scored_tokens: int
     scored_bytes: int
+    # the scorer's BatchStats.to_dict() of this rank's pass (batches, padded fraction, tokens/s); not a score, so
+    # two results of different passes compare equal when their scores do
+    speed: dict | None = field(default=None, compare=False)
     accounting: str = "byte LUT"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The score fields (not `speed`: rank-local, not a score)."""
+        d = asdict(self)
+        d.pop("speed")
+        return d
 
 
 class DeviceLUT:

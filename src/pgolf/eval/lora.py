@@ -12,6 +12,14 @@ Depth recurrence (pgolf.model.features.recurrence): a block that runs P times pe
 document, one per VIRTUAL slot, as #1855 allocates them (17 at 11 layers): stored as (slots, P, in, r), and the
 hook uses adapter p on its p-th call of the forward (a counter per layer, modulo P, zeroed by `reset()`). P is read
 from the model's schedule when the bank is built, so the bank must be built after looping is set for eval.
+
+The #1855 layout (pgolf.eval.ttt_phased): a target may name a whole `attn` or `mlp` module instead of a
+CastedLinear, giving a parallel adapter from that module's input (the normed block input) to its output (added
+to the first element when the module returns a tuple), as #1855's O and MLP adapters; `head=(in, out)` adds an
+adapter with no hook, applied by the caller to the final hidden state (`head_delta`, the LM-head adapter);
+`a_init="per_slot"` draws A independently for every slot (#1855's per-document modules) instead of one shared A₀;
+`reset(keep_a=True)` zeroes B only (warm-start A, #1767); `redraw()` draws a fresh A (new adapters after a global
+TTT phase); `snapshot()` / `restore()` keep the warm A aside while a batch runs on fresh adapters.
 """
 
 from __future__ import annotations
@@ -33,28 +41,71 @@ def passes_per_forward(model: nn.Module, name: str) -> int:
     return max(1, model.schedule()[0].count(int(m.group(1))))
 
 
+def io_features(m: nn.Module) -> tuple[int, int] | None:
+    """(in, out) of a module an adapter can wrap: a CastedLinear, or an attention / MLP module (parallel adapter)."""
+    if isinstance(m, CastedLinear):
+        return m.in_features, m.out_features
+    first = getattr(m, "c_q", None) or getattr(m, "fc", None)
+    last = getattr(m, "proj", None)
+    if isinstance(first, CastedLinear) and isinstance(last, CastedLinear):
+        return first.in_features, last.out_features
+    return None
+
+
 class LoRABank:
     def __init__(self, model: nn.Module, targets: tuple[str, ...], rank: int, alpha: float, slots: int,
-                 seed: int, device: torch.device):
+                 seed: int, device: torch.device, a_init: str = "shared", head: tuple[int, int] | None = None):
         layers = [(n, m) for n, m in model.named_modules() if isinstance(m, CastedLinear)]
-        self.layers = [(n, m) for n, m in layers if any(n == t or n.endswith("." + t) for t in targets)]
-        if not self.layers:
+        named = dict(model.named_modules())
+        self.layers = [(n, m) for n, m in named.items() if io_features(m) is not None
+                       and any(n == t or n.endswith("." + t) for t in targets)]
+        if not self.layers and targets:
             names = ", ".join(sorted({n.split(".", 2)[-1] for n, _ in layers})) or "none"
             raise PgolfError(f"eval.ttt.lora.targets={','.join(targets)}: matches no CastedLinear layer "
-                             f"(available suffixes: {names})")
+                             f"(available suffixes: {names}, attn, mlp)")
         self.scale = alpha / rank
         self.slots = slots
-        g = torch.Generator().manual_seed(seed)
+        self.rank = rank
+        self.a_init = a_init
+        self.gen = torch.Generator().manual_seed(seed)
+        self.device = device
         self.passes = [passes_per_forward(model, n) for n, _ in self.layers]
+        dims = [io_features(m) for _, m in self.layers]
+        if head is not None:  # no hook: the caller adds head_delta(x) to the logits
+            self.layers.append(("lm_head", None))
+            self.passes.append(1)
+            dims.append(head)
+        self.dims = dims
         self.calls = [0] * len(self.layers)
         self.A0, self.A, self.B = [], [], []
-        for (_, m), p in zip(self.layers, self.passes):
-            a0 = (torch.rand(m.in_features, rank, generator=g) * 2 - 1) / m.in_features**0.5
-            self.A0.append(a0.to(device))
-            self.A.append(nn.Parameter(torch.empty(slots, p, m.in_features, rank, device=device)))
-            self.B.append(nn.Parameter(torch.empty(slots, p, rank, m.out_features, device=device)))
+        for (i, o), p in zip(dims, self.passes):
+            self.A0.append(torch.empty(0))
+            self.A.append(nn.Parameter(torch.empty(slots, p, i, rank, device=device)))
+            self.B.append(nn.Parameter(torch.empty(slots, p, rank, o, device=device)))
         self.handles: list = []
+        self.redraw()
+
+    def _draw(self, i: int) -> Tensor:
+        """U(±1/√in) draws: one (in, r) matrix shared by every slot and pass, or one per slot and pass."""
+        n_in = self.dims[i][0]
+        shape = (n_in, self.rank) if self.a_init == "shared" else tuple(self.A[i].shape)
+        return ((torch.rand(shape, generator=self.gen) * 2 - 1) / n_in**0.5).to(self.device)
+
+    @torch.no_grad()
+    def redraw(self) -> None:
+        """Fresh A₀ for every adapter (the next draws of the bank's generator), then reset()."""
+        self.A0 = [self._draw(i) for i in range(len(self.layers))]
         self.reset()
+
+    def snapshot(self) -> tuple[list[Tensor], list[Tensor]]:
+        """(A, A₀) as they are now."""
+        return [a.detach().clone() for a in self.A], list(self.A0)
+
+    @torch.no_grad()
+    def restore(self, saved: tuple[list[Tensor], list[Tensor]]) -> None:
+        for a, s in zip(self.A, saved[0]):
+            a.copy_(s)
+        self.A0 = list(saved[1])
 
     def parameters(self) -> list[nn.Parameter]:
         return self.A + self.B
@@ -63,12 +114,22 @@ class LoRABank:
         return sum(p[0].numel() for p in self.parameters())
 
     @torch.no_grad()
-    def reset(self) -> None:
+    def reset(self, keep_a: bool = False) -> None:
+        """B = 0 (the adapters add exactly zero) and A = A₀, or A as it is when keep_a (warm start)."""
         for a0, a, b in zip(self.A0, self.A, self.B):
-            a.copy_(a0.expand_as(a))
+            if not keep_a:
+                a.copy_(a0.expand_as(a))
             b.zero_()
             a.grad = b.grad = None
         self.calls = [0] * len(self.layers)
+
+    def delta(self, i: int, x: Tensor, k: int = 0) -> Tensor:
+        a, b = self.A[i][:, k].to(x.dtype), self.B[i][:, k].to(x.dtype)
+        return self.scale * torch.bmm(torch.bmm(x, a), b)
+
+    def head_delta(self, x: Tensor) -> Tensor:
+        """The LM-head adapter's output for final hidden states x (slots, T, in)."""
+        return self.delta(len(self.layers) - 1, x)
 
     def _hook(self, i: int):
         def hook(module: nn.Module, args: tuple, out: Tensor) -> Tensor:
@@ -77,14 +138,16 @@ class LoRABank:
                 raise RuntimeError(f"LoRA hook expects (slots={self.slots}, T, in) inputs, got {tuple(x.shape)}")
             k = self.calls[i]
             self.calls[i] = (k + 1) % self.passes[i]
-            a, b = self.A[i][:, k].to(x.dtype), self.B[i][:, k].to(x.dtype)
-            return out + self.scale * torch.bmm(torch.bmm(x, a), b).to(out.dtype)
+            if isinstance(out, tuple):  # an attention module: (output, raw V)
+                return (out[0] + self.delta(i, x, k).to(out[0].dtype),) + out[1:]
+            return out + self.delta(i, x, k).to(out.dtype)
 
         return hook
 
     def attach(self) -> None:
         if not self.handles:
-            self.handles = [m.register_forward_hook(self._hook(i)) for i, (_, m) in enumerate(self.layers)]
+            self.handles = [m.register_forward_hook(self._hook(i)) for i, (_, m) in enumerate(self.layers)
+                            if m is not None]
 
     def detach(self) -> None:
         for h in self.handles:

@@ -18,6 +18,7 @@ from pgolf.eval.plan import sliding_plan
 from pgolf.eval.sliding import eval_plan
 from pgolf.eval.ttt import TTTResult, eval_ttt_full
 from pgolf.eval.ttt_lora import eval_ttt_lora
+from pgolf.eval.ttt_phased import eval_ttt_phased
 from pgolf.model.control import CONTROL_PATTERNS
 from pgolf.runtime.dist import Runtime
 
@@ -45,6 +46,8 @@ def evaluate_ttt(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int
                  compile: bool = False, control_patterns: tuple[str, ...] = CONTROL_PATTERNS) -> TTTResult:
     """Score-first TTT as `ttt` says; control_patterns = the run's quant.control_patterns (ttt.params=control)."""
     compile = compile and rt.is_cuda
+    if ttt.phased is not None:
+        return eval_ttt_phased(model, tokens, seq_len, ttt, lut, rt, compile=compile, bos_id=model_bos(model))
     if ttt.lora is not None:
         return eval_ttt_lora(model, tokens, seq_len, ttt, lut, rt, compile=compile, bos_id=model_bos(model))
     return eval_ttt_full(model, tokens, seq_len, stride, doc_aware, ttt, lut, rt, rank_batch(batch_tokens, rt),

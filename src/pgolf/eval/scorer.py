@@ -1,11 +1,13 @@
 """Batched, fixed-shape scoring of a list of windows: the one place where the model is run for evaluation.
 
 Windows are grouped by a bucket length L (T for full windows; the next power of two ≥ 64, capped at T, for the
-shorter windows of document-aware plans) and run as (rows, L) batches with rows = batch_tokens // L. Short
-windows and the rows of a last, partial batch are padded with token 0 *after* their end; the model is causal,
-so padding never changes the scored positions, and the scored positions are selected by a mask. Every batch of
-one bucket therefore has one shape, which is what lets `torch.compile(model.token_losses, dynamic=False)` run
-without recompiling (compile is used on CUDA only; CPU runs eager). Compiling must not change what is computed:
+shorter windows of document-aware plans) and run in batches of at most rows = batch_tokens // L windows, planned by
+pgolf.eval.batches: compiled, a bucket's tail runs at a few smaller row buckets (rows/2 … rows/8) instead of one
+full padded batch; eager, at its exact size and the longest window's length. Short windows and empty rows are
+padded with token 0 *after* their end; the model is causal, so padding never changes the scored positions, and
+the scored positions are selected by a mask. The compiled shapes are a small fixed set, which is what lets
+`torch.compile(model.token_losses, dynamic=False)` run without recompiling (compile is used on CUDA only; CPU runs
+eager). `stats` (a BatchStats) counts batches, padded positions, targets and seconds for the eval's speed line. Compiling must not change what is computed:
 the compiled function is the model's own `token_losses` on the same inputs, and the warm-up runs on random
 tokens, never on validation tokens (SPEC_FRONTIER.md §5.1).
 
@@ -21,10 +23,16 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from pgolf.eval.batches import BatchStats, row_buckets, split_rows
 from pgolf.eval.bpb import BpbAccumulator
 from pgolf.eval.plan import Window
+from pgolf.runtime.progress import bar
 
 MIN_BUCKET = 64
+# eager CPU batches hold at most this many positions: beyond a few thousand, a batch only adds memory traffic
+# (B·L·V fp32 logits, softcap and log-softmax copies; 512×128 rows ran ~1.7–2× slower per token than 32×128 on a
+# 1-thread CPU, benchmarks/eval_speed.py pr198 --small); said by describe()
+EAGER_CPU_BATCH_TOKENS = 4096
 
 
 def bucket_length(length: int, seq_len: int) -> int:
@@ -78,12 +86,19 @@ class WindowScorer:
             fn = torch.compile(fn, dynamic=False, backend=backend)
         self.fn = fn
         self.warmup_seconds = 0.0
+        self.stats = BatchStats()
 
     def describe(self) -> str:
-        return "torch.compile(token_losses, dynamic=False)" if self.compiled else f"eager ({self.device.type})"
+        if self.compiled:
+            return "torch.compile(token_losses, dynamic=False), row buckets rows/1..rows/8 for tails"
+        cap = f", ≤ {EAGER_CPU_BATCH_TOKENS:,} positions per batch" if self.device.type == "cpu" else ""
+        return f"eager ({self.device.type}), exact batch shapes{cap}"
 
     def rows(self, L: int) -> int:
-        return max(1, self.batch_tokens // L)
+        tokens = self.batch_tokens
+        if not self.compiled and self.device.type == "cpu":
+            tokens = min(tokens, EAGER_CPU_BATCH_TOKENS)
+        return max(1, tokens // L)
 
     def losses(self, x: Tensor, y: Tensor) -> Tensor:
         if self.autocast is None:
@@ -91,8 +106,28 @@ class WindowScorer:
         with self.autocast():
             return self.fn(x, y)
 
+    def plan(self, wins: list[Window]) -> list[tuple[int, int, list[int]]]:
+        """[(rows, L, indices into wins)] of every batch (pgolf.eval.batches): bucket by length, then split rows."""
+        groups: dict[int, list[int]] = {}
+        for i, w in enumerate(wins):
+            groups.setdefault(bucket_length(w.length, self.seq_len), []).append(i)
+        out = []
+        for L, ids in sorted(groups.items()):
+            off = 0
+            for count, rows in split_rows(len(ids), self.rows(L), fixed=self.compiled):
+                part = ids[off : off + count]
+                off += count
+                out.append((rows, L if self.compiled else max(wins[i].length for i in part), part))
+        return out
+
     def shapes(self, wins: list[Window]) -> set[tuple[int, int]]:
-        return {(self.rows(L), L) for L in {bucket_length(w.length, self.seq_len) for w in wins}}
+        """The shapes scoring exactly `wins` runs at (one rank's share: pass what that rank will score)."""
+        return {(rows, L) for rows, L, _ in self.plan(wins)}
+
+    def all_shapes(self, wins: list[Window]) -> set[tuple[int, int]]:
+        """Every shape any subset of `wins` may run at (compiled): each bucket length × each row bucket. For passes
+        that score a plan piecewise (TTT chunks), whose tails are not known in advance."""
+        return {(r, L) for L in {bucket_length(w.length, self.seq_len) for w in wins} for r in row_buckets(self.rows(L))}
 
     def warmup(self, shapes: set[tuple[int, int]], vocab_size: int, grad: bool = False) -> float:
         """Run every shape once on random tokens (compile happens here, never on validation data)."""
@@ -114,22 +149,28 @@ class WindowScorer:
         return dt
 
     @torch.inference_mode()
-    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False) -> list[Tensor]:
+    def score(self, stream: Tensor, wins: list[Window], acc: BpbAccumulator, keep: bool = False,
+              progress: bool = True) -> list[Tensor]:
         """Score `wins` (any lengths ≤ T) on `stream` (integer ids, on device). keep → per-window NLL of the scored
-        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping)."""
-        groups: dict[int, list[int]] = {}
-        for i, w in enumerate(wins):
-            groups.setdefault(bucket_length(w.length, self.seq_len), []).append(i)
+        targets, in the order of `wins` (CPU float32; for tests and TTT bookkeeping). progress → a bar of windows
+        (rank 0, terminal only; TTT, which scores chunk by chunk, draws its own bar over chunks instead)."""
+        t0 = time.perf_counter()
         kept: list[Tensor | None] = [None] * len(wins) if keep else []
-        for L, ids in sorted(groups.items()):
-            rows = self.rows(L)
-            table = torch.tensor([wins[i] for i in ids], dtype=torch.int64).to(stream.device)
-            for b in range(0, len(ids), rows):
-                part = ids[b : b + rows]
-                x, y, mask, pos = window_batch(stream, table[b : b + rows], rows, L, with_pos=True)
-                nll = self.losses(x, y).float()
-                acc.add_masked(nll, x, y, mask, pos)
-                if keep:
-                    for r, i in enumerate(part):
-                        kept[i] = nll[r][mask[r]].cpu()
+        table = torch.tensor(wins, dtype=torch.int64).view(-1, 3).to(stream.device)
+        shown = bar(desc="eval", total=len(wins), unit="win", enabled=progress)
+        for rows, L, part in self.plan(wins):
+            x, y, mask, pos = window_batch(stream, table[torch.tensor(part, device=stream.device)], rows, L,
+                                           with_pos=True)
+            nll = self.losses(x, y).float()
+            acc.add_masked(nll, x, y, mask, pos)
+            self.stats.add(rows, L, sum(wins[i].length for i in part), sum(wins[i].length - wins[i].first
+                                                                             for i in part))
+            if keep:
+                for r, i in enumerate(part):
+                    kept[i] = nll[r][mask[r]].cpu()
+            shown.update(len(part))
+        shown.close()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.stats.seconds += time.perf_counter() - t0
         return kept

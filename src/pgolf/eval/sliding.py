@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank, windows  # noqa: F401 (re-export)
 from pgolf.eval.scorer import WindowScorer
@@ -69,11 +70,14 @@ def eval_plan(model: nn.Module, tokens: np.ndarray, plan: list[Window], seq_len:
     acc = BpbAccumulator(lut, rt.device)
     was_training = model.training
     model.eval()
+    before = scorer.stats
+    scorer.stats = BatchStats()
     try:
         kept = scorer.score(device_stream(tokens, rt.device), mine, acc, keep=keep)
     finally:
         model.train(was_training)
-    return acc.result(rt), kept
+        this, scorer.stats = scorer.stats, before.merge(scorer.stats)
+    return replace(acc.result(rt), speed={**this.to_dict(), "path": scorer.describe()}), kept
 
 
 def eval_sliding(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_windows: int,

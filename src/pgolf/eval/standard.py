@@ -13,6 +13,7 @@ from torch import nn
 from pgolf.errors import PgolfError
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.runtime.dist import Runtime
+from pgolf.runtime.progress import bar
 
 
 def trim_val(tokens: np.ndarray, seq_len: int, max_tokens: int = 0) -> np.ndarray:
@@ -36,7 +37,7 @@ def eval_standard(model: nn.Module, tokens: np.ndarray, seq_len: int, batch_toke
     acc = BpbAccumulator(lut, rt.device)
     was_training = model.training
     model.eval()
-    for s in range(lo, hi, per_batch):
+    for s in bar(range(lo, hi, per_batch), "eval", unit="batch"):
         e = min(s + per_batch, hi)
         chunk = torch.from_numpy(np.asarray(tokens[s * T : e * T + 1], dtype=np.int64)).to(rt.device)
         x, y = chunk[:-1].view(-1, T), chunk[1:].view(-1, T)

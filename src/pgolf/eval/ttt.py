@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from pgolf.errors import PgolfError
+from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.config import TTTConfig
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank
@@ -34,6 +35,7 @@ from pgolf.eval.sliding import device_stream
 from pgolf.model.control import CONTROL_PATTERNS
 from pgolf.model.layers import CastedLinear
 from pgolf.runtime.dist import Runtime, all_reduce_
+from pgolf.runtime.progress import bar
 
 
 @dataclass
@@ -70,7 +72,8 @@ def select_params(model: nn.Module, which: str, control_patterns: tuple[str, ...
 
 def make_optimizer(params: list[Tensor], t: TTTConfig) -> torch.optim.Optimizer:
     if t.optimizer == "adam":
-        return torch.optim.AdamW(params, lr=t.lr, betas=(t.momentum, 0.999), weight_decay=t.weight_decay)
+        return torch.optim.AdamW(params, lr=t.lr, betas=(t.momentum, t.beta2), eps=t.adam_eps,
+                                 weight_decay=t.weight_decay)
     return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
 
 
@@ -153,7 +156,7 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
     model.eval()
 
     def score(stream: Tensor, wins: list[Window]) -> list[Tensor]:
-        return scorer.score(stream, split_for_rank(wins, rt.rank, rt.world_size), acc, keep=keep)
+        return scorer.score(stream, split_for_rank(wins, rt.rank, rt.world_size), acc, keep=keep, progress=False)
 
     def adapt(released: Released) -> None:
         t0 = time.perf_counter()
@@ -166,10 +169,12 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
             p.requires_grad_(id(p) in chosen)
         if scorer.compiled:  # every graph the pass needs, on random tokens (never on val tokens)
             V = model.cfg.vocab_size
-            stats["warmup_seconds"] = (scorer.warmup(scorer.shapes(plan), V)
+            stats["warmup_seconds"] = (scorer.warmup(scorer.all_shapes(plan), V)
                                        + scorer.warmup({(-(-step_rows // rt.world_size), L)}, V, grad=True))
         opt = make_optimizer(params, t)
-        for chunk in score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt):
+        scorer.stats = BatchStats()
+        for chunk in bar(score_first(device_stream(tokens, rt.device), chunks, ledger, score, adapt), "eval TTT",
+                         total=len(chunks), unit="chunk"):
             if keep:
                 kept.append(chunk)
     finally:
@@ -180,4 +185,5 @@ def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: in
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return TTTResult(acc.result(rt), stats, kept)
+    speed = {**scorer.stats.to_dict(), "path": scorer.describe()}
+    return TTTResult(replace(acc.result(rt), speed=speed), stats, kept)

@@ -18,6 +18,7 @@ hooks are attached and again when they are removed (tested with the aot_eager ba
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -32,6 +33,7 @@ from pgolf.eval.scorer import WindowScorer, bucket_length, window_batch
 from pgolf.eval.sliding import device_stream
 from pgolf.eval.ttt import TTTResult, make_optimizer
 from pgolf.runtime.dist import Runtime
+from pgolf.runtime.progress import bar
 
 EMPTY = Window(0, 0, 0)
 LORA_LR = 1e-3
@@ -65,7 +67,7 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
                   bos_id: int = BOS_ID) -> TTTResult:
     lo_cfg = t.lora
     S, T, C = lo_cfg.batch_docs, seq_len, t.chunk_tokens
-    bank = LoRABank(model, lo_cfg.targets, lo_cfg.rank, lo_cfg.alpha, S, lo_cfg.seed, rt.device)
+    bank = LoRABank(model, lo_cfg.targets, lo_cfg.rank, lo_cfg.alpha, S, lo_cfg.seed, rt.device, lo_cfg.a_init)
     if compile:
         torch._dynamo.reset()  # graphs traced without the hooks must not be reused (module docstring)
     scorer = WindowScorer(model, T, S * T, rt.device, rt.autocast, compile=compile, backend=backend)
@@ -82,9 +84,15 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
         return bucket_length(max(w.length for w in wins), T)
 
     def score(stream: Tensor, wins: list[Window]) -> list[Tensor]:
+        t0 = time.perf_counter()
         x, y, mask, pos = window_batch(stream, wins, S, length(wins), with_pos=True)
         nll = scorer.losses(x, y).float()
         acc.add_masked(nll, x, y, mask, pos)
+        # one row per document slot (the LoRA bank's batch): empty slots and short windows are the padding
+        scorer.stats.add(S, x.size(1), sum(w.length for w in wins), sum(w.length - w.first for w in wins if w.length))
+        if rt.is_cuda:
+            torch.cuda.synchronize(rt.device)
+        scorer.stats.seconds += time.perf_counter() - t0
         return [nll[b][mask[b]].cpu() for b, w in enumerate(wins) if w.length] if keep else []
 
     def adapt(released: Released) -> None:
@@ -109,8 +117,8 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
             shapes = {(S, length(ch)) for b in batches for ch in slot_chunks(b, S, T, C)}
             V = model.cfg.vocab_size
             stats["warmup_seconds"] = scorer.warmup(shapes, V) + scorer.warmup(shapes, V, grad=True)
-        for batch in batches:
-            bank.reset()
+        for batch in bar(batches, "eval TTT (LoRA)", unit="batch"):
+            bank.reset(keep_a=lo_cfg.warm_start_a)
             opt = make_optimizer(bank.parameters(), t)
             chunks = slot_chunks(batch, S, T, C)
             stats["chunks"] += len(chunks)
@@ -124,4 +132,6 @@ def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConf
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return TTTResult(acc.result(rt), stats, kept)
+    how = "torch.compile(token_losses, dynamic=False)" if scorer.compiled else f"eager ({rt.device.type})"
+    speed = {**scorer.stats.to_dict(), "path": f"{S} document slots per batch (the LoRA bank's rows), {how}"}
+    return TTTResult(replace(acc.result(rt), speed=speed), stats, kept)

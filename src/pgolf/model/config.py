@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from pgolf.errors import PgolfError
+from pgolf.kernels.softcap_ce import SoftcapCEConfig
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashConfig
@@ -61,6 +62,7 @@ class ModelConfig:
     attn_gate: AttnGateConfig | None = None
     recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
     parallel_residual: ParallelResidualConfig | None = None  # two lanes (#1855), features.parallel_residual
+    softcap_ce: SoftcapCEConfig | None = None  # chunked softcapped CE, no softcapped copy (pgolf.kernels.softcap_ce)
 
 
 def validate_model(m: ModelConfig) -> ModelConfig:

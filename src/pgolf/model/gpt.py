@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pgolf.kernels.softcap_ce import softcap_cross_entropy
 from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
 from pgolf.model.config import ModelConfig, layer_sets
@@ -143,21 +144,33 @@ class GPT(nn.Module):
             x = apply_backout(x, x_mid, self.backout_lambda)
         return rms_norm(x)
 
+    def head(self, idx: Tensor) -> Tensor:
+        """Logits before the softcap (B, T, V), in the head's compute dtype."""
+        x = self.hidden(idx)
+        return F.linear(x, self.tok_emb.weight) if self.lm_head is None else self.lm_head(x)
+
     def logits(self, idx: Tensor) -> Tensor:
         """Softcapped fp32 logits (B, T, V)."""
-        x = self.hidden(idx)
-        z = F.linear(x, self.tok_emb.weight) if self.lm_head is None else self.lm_head(x)
+        z = self.head(idx)
         c = self.cfg.logit_softcap
         z = z.to(torch.promote_types(z.dtype, torch.float32))
         return c * torch.tanh(z / c)
 
+    def chunked_nll(self, idx: Tensor, targets: Tensor, reduction: str) -> Tensor:
+        """Cross-entropy of the softcapped logits, chunked, never storing them (pgolf.kernels.softcap_ce)."""
+        z = self.head(idx)
+        rows = self.cfg.softcap_ce.chunk_rows if self.cfg.softcap_ce is not None else 0
+        return softcap_cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), self.cfg.logit_softcap,
+                                     reduction, rows)
+
     def token_losses(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Per-token NLL (B, T) in fp32."""
-        z = self.logits(idx)
-        return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), reduction="none").view_as(targets)
+        """Per-token NLL (B, T) in fp32 (always the chunked kernel: evaluation and TTT)."""
+        return self.chunked_nll(idx, targets, "none").view_as(targets)
 
     def forward(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Mean NLL over all targets (the training objective)."""
+        """Mean NLL over all targets (the training objective): chunked with `softcap_ce`, else the eager twin."""
+        if self.cfg.softcap_ce is not None:
+            return self.chunked_nll(idx, targets, "mean")
         z = self.logits(idx)
         return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1))
 

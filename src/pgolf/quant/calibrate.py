@@ -23,6 +23,7 @@ from pgolf.errors import PgolfError
 from pgolf.model.layers import CastedLinear
 from pgolf.quant.config import GPTQConfig
 from pgolf.quant.generate import generate
+from pgolf.runtime.progress import bar
 
 
 @torch.no_grad()
@@ -64,7 +65,7 @@ def collect_hessians(model: nn.Module, batches: Iterable[Tensor], autocast=None,
     was_training = model.training
     model.eval()
     try:
-        for idx in batches:
+        for idx in bar(batches, "gptq calibration", unit="batch"):
             if autocast is not None:
                 with autocast():
                     run(idx)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pgolf.runtime.progress import bar
+
 LOOKBACK = 2  # earlier tokens each step re-reads: BigramHash needs 1, SmearGate over a bigram-fed embedding 2
 
 
@@ -120,6 +122,7 @@ def generate(model: nn.Module, n_seqs: int, seq_len: int, temperature: float, se
     gen = torch.Generator(device=device).manual_seed(seed)
     V = model.cfg.vocab_size
     out = []
+    shown = bar(desc="gptq generation", total=n_seqs * (seq_len - 1), unit="tok")
     try:
         for b0 in range(0, n_seqs, batch):
             bs = min(batch, n_seqs - b0)
@@ -129,7 +132,9 @@ def generate(model: nn.Module, n_seqs: int, seq_len: int, temperature: float, se
                     logits = cached_step(model, toks, caches, 1) if use_cache else model.logits(toks)
                     probs = torch.softmax(logits[:, -1].float() / temperature, dim=-1)
                     toks = torch.cat((toks, torch.multinomial(probs, 1, generator=gen)), dim=1)
+                    shown.update(bs)
             out.append(toks.cpu())
     finally:
+        shown.close()
         model.train(was_training)
     return torch.cat(out, 0)

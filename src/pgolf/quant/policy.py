@@ -23,6 +23,7 @@ from pgolf.quant.config import QuantConfig, QuantRule
 from pgolf.quant.lqer import check_factors, dequantize_corrected
 from pgolf.quant.rtn import IntSpec, dequantize, quantize
 from pgolf.quant.tables import GATE_RULES, TABLES
+from pgolf.runtime.progress import bar
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _PASS = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}
@@ -100,7 +101,7 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy,
     policy.check_covers(sd)
     tensors: dict[str, Tensor] = {}
     meta: dict[str, dict] = {}
-    for name, t in sd.items():
+    for name, t in bar(sd.items(), "export (quantize)", total=len(sd), unit="tensor"):
         t = t.detach().cpu().contiguous()
         rule = policy.rule_for(name, t)
         info: dict = {"dtype": _dtype_name(t.dtype), "shape": list(t.shape)}

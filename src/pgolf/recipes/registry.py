@@ -10,6 +10,7 @@ from pgolf.config import Config, override
 from pgolf.errors import PgolfError
 from pgolf.model.features.recurrence import rescale_loop
 from pgolf.model.layersets import rescale_index, rescale_layers
+from pgolf.recipes.run_length import scaled_schedules
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,11 @@ def get_recipe(name: str) -> Recipe:
     return REGISTRY[name]
 
 
-def tiny(cfg: Config) -> Config:
-    """Shrink a recipe to CPU size, keeping every technique block: 4 layers × d 128, 4/2 heads, seq 256.
+def tiny(cfg: Config, iterations: int = 20, full_steps: int | None = None) -> Config:
+    """Shrink a recipe to CPU size, keeping every technique block: 4 layers × d 128, 4/2 heads, seq 256, `iterations`
+    steps. Step-bound schedules (warmdown, Muon momentum warmup, EMA horizon, SWA cadence, checkpoint cadence) keep
+    their share of the run: scaled by iterations / `full_steps` (the recipe's reported steps; default its
+    `train.iterations`) in pgolf.recipes.run_length.
 
     Shapes that depend on depth or width are scaled, not dropped; the budget becomes iteration-based. Width-bound
     technique sizes shrink by the width factor f = 128/model_dim (BigramHash and value-embedding dims, partial-RoPE
@@ -63,9 +67,9 @@ def tiny(cfg: Config) -> Config:
     head_f = (d // heads) / (m.model_dim // m.num_heads)
     changes = {
         "model.num_layers": L, "model.model_dim": d, "model.num_heads": heads, "model.num_kv_heads": kv,
-        "train.seq_len": 256, "train.batch_tokens": 8 * 256, "train.grad_accum": 1, "train.iterations": 20,
+        "train.seq_len": 256, "train.batch_tokens": 8 * 256, "train.grad_accum": 1, "train.iterations": iterations,
         "train.warmup_steps": 0, "train.max_wallclock_seconds": 0.0, "train.val_every": 0, "train.log_every": 5,
-        "train.compile": False, "schedule.warmdown_iters": 5, "optim.muon_momentum_warmup_steps": 10,
+        "train.compile": False, **scaled_schedules(cfg, iterations, full_steps),
         "eval.seq_len": 0, "eval.batch_tokens": 16 * 256, "eval.max_tokens": 16_384,
     }
     if m.rope_dims:
@@ -87,8 +91,6 @@ def tiny(cfg: Config) -> Config:
         if m.recurrence is not None:
             start = max(start, changes["model.recurrence.loop_end"] + 1)
         changes["model.parallel_residual.start_layer"] = min(start, L - 1)
-    if cfg.train.swa is not None:  # snapshots must fall inside a 20-step run's 5-step warmdown
-        changes["train.swa.every"] = min(cfg.train.swa.every, 2)
     if m.init.ortho is not None:
         changes["model.init.ortho.min_dim"] = max(1, round(m.init.ortho.min_dim * f))
         changes["model.init.ortho.min_numel"] = round((m.init.ortho.min_numel - 1) * f * f) + 1

@@ -36,18 +36,18 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import reduce
 from pathlib import Path
 
 from pgolf.artifact.bundle import build
-from pgolf.config import Config, config_hash, from_dict, override, validate
+from pgolf.config import Config, config_hash, from_dict, validate
 from pgolf.errors import PgolfError
 from pgolf.records import TRACKS
-from pgolf.records.compare import cap_of, differences, recipe_config
+from pgolf.records.compare import cap_of, differences
 from pgolf.records.docs import readme, submission
+from pgolf.train.shipped import LOCAL_KEYS, shipped_code
+from pgolf.train.shipped import shipped_config as shipped_config_of
 
 SEED_KEY = "train.seed"
-LOCAL_KEYS = ("data.path", "data.tokenizer", "train.device")
 _SUMMARY_KEYS = ("recipe", "val_bpb", "val_loss", "val_bpb_prequant", "val_loss_prequant", "model_bytes",
                  "code_bytes", "code_bytes_method", "train_seconds", "eval_seconds", "steps", "world_size", "device",
                  "eval_partial", "env", "config_hash", "artifact_path")
@@ -97,6 +97,8 @@ def load_run(run_dir: Path) -> FinishedRun:
     if not (run_dir / "summary.json").is_file():
         raise PgolfError(f"{run_dir}: no summary.json — the run did not finish")
     summary = _read_json(run_dir / "summary.json")
+    if isinstance(summary, dict) and summary.get("status", "ok") != "ok":  # pgolf.train.status: a failed run
+        raise PgolfError(f"{run_dir}: run failed — {summary.get('reason') or 'no reason recorded'}")
     missing = [k for k in _SUMMARY_KEYS if not isinstance(summary, dict) or k not in summary]
     if missing:
         raise PgolfError(f"{run_dir / 'summary.json'}: no {missing[0]!r} field (not a pgolf run summary)")
@@ -137,18 +139,17 @@ def shipped_config(runs: list[FinishedRun]) -> Config:
             key, want, got = diff[0]
             raise PgolfError(f"{r.path}: config key {key} is {got!r} but {want!r} in {first.path}; the runs of one "
                              f"submission may differ only in {SEED_KEY} (and {', '.join(LOCAL_KEYS)})")
-    home = recipe_config(first.recipe) or Config()
-    return validate(override(first.cfg, {k: reduce(getattr, k.split("."), home) for k in LOCAL_KEYS}))
+    return validate(shipped_config_of(first.cfg))
 
 
 def check_code_bytes(run: FinishedRun, shipped: Config, code: bytes, log) -> None:
-    """The run's counted code_bytes = the bundle this checkout builds for the run's own config."""
+    """The run's counted code_bytes = the file this checkout ships for the run's own config (one count, issue 16)."""
     s = run.summary
     if s["code_bytes_method"] != "bundle":
         log(f"{run.path}: code_bytes {s['code_bytes']:,} were counted as {s['code_bytes_method']!r} (run from a "
             f"bundle file, overrides applied at run time): not rebuilt here")
         return
-    n = len(code) if run.cfg == shipped else len(build(run.cfg, run.recipe))
+    n = len(code) if shipped_config_of(run.cfg) == shipped else len(shipped_code(run.cfg, run.recipe))
     if n != s["code_bytes"]:
         raise PgolfError(f"{run.path / 'summary.json'}: code_bytes {s['code_bytes']:,} but this checkout bundles the "
                          f"run's config into {n:,} bytes — pgolf's sources changed since the run (git "

@@ -92,12 +92,29 @@ def init_runtime(device: str = "auto") -> Runtime:
     return Runtime(rank=rank, world_size=world, local_rank=local, device=dev, distributed=distributed)
 
 
-def shutdown(rt: Runtime) -> None:
+def shutdown(rt: Runtime, failed: bool = False) -> None:
     """Leave the process group together: rank 0 hosts the TCP store, so a rank that tears down after rank 0 has
-    exited aborts ("terminate called without an active exception"); the barrier makes every rank finish first."""
+    exited aborts ("terminate called without an active exception"); the barrier makes every rank finish first.
+
+    A rank that failed must not enter that barrier: the others are inside a training collective, and a barrier
+    matched against it would hang or mix buffers. It leaves at once; its exit closes its connections, so the peers'
+    pending collective fails within seconds instead of waiting for the process-group timeout (issue 16)."""
     if rt.distributed and dist.is_initialized():
-        dist.barrier()
+        if not failed:
+            dist.barrier()
         dist.destroy_process_group()
+
+
+def peer_failure(e: BaseException, rt: Runtime) -> PgolfError | None:
+    """A collective that failed because another rank went away → one clear line for this rank; else None."""
+    if not rt.distributed or not isinstance(e, RuntimeError) or isinstance(e, PgolfError):
+        return None
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    words = ("connection", "closed", "peer", "timed out", "timeout", "gloo", "nccl", "broken pipe", "reset")
+    if not any(w in text.lower() for w in words):
+        return None
+    return PgolfError(f"rank {rt.rank}/{rt.world_size}: a collective failed because another rank stopped (its own "
+                      f"error line says why); exiting — {text[:160]}")
 
 
 def all_reduce_(t: torch.Tensor, rt: Runtime, op=dist.ReduceOp.SUM) -> torch.Tensor:

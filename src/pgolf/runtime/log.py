@@ -1,7 +1,9 @@
 """One logger: rank-0 console lines, a text log and `metrics.jsonl` in the run directory.
 
-The step line has a fixed format (DESIGN.md):
-    step 1200/20000 | loss 2.914 | lr×0.83 | 87 ms/step | 6.0M tok/s | 104/600 s
+The step line has a fixed format (DESIGN.md), with the time left and, where the device's peak is known, the MFU:
+    step 1200/20000 | loss 2.914 | lr×0.83 | 87 ms/step | 6.0M tok/s | 104/600 s | eta 8m16s | MFU 41.2%
+A run bounded by steps (no wallclock cap) shows the estimated total instead of the cap: `… | 104/~160 s` (elapsed plus
+the remaining steps at the latest ms/step — honest on a busy machine, where it grows).
 """
 
 from __future__ import annotations
@@ -24,11 +26,32 @@ def _si(x: float) -> str:
     return f"{x:.0f}"
 
 
+def eta_seconds(step: int, total: int, s_per_step: float, elapsed_s: float, budget_s: float) -> float:
+    """Training time left: the remaining steps at the current pace, or the wallclock left if that comes first."""
+    left = max(total - step, 0) * s_per_step
+    return min(left, max(budget_s - elapsed_s, 0.0)) if budget_s > 0 else left
+
+
+def duration(seconds: float) -> str:
+    """1h02m, 8m16s, 42s."""
+    s = int(round(seconds))
+    h, m = divmod(s // 60, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s % 60:02d}s" if m else f"{s}s"
+
+
 def step_line(step: int, total: int, loss: float, lr_scale: float, ms_per_step: float, tok_per_s: float,
-              elapsed_s: float, budget_s: float) -> str:
-    budget = f"{budget_s:.0f}" if budget_s > 0 else "∞"
-    return (f"step {step}/{total} | loss {loss:.3f} | lr×{lr_scale:.2f} | {ms_per_step:.0f} ms/step | "
+              elapsed_s: float, budget_s: float, eta_s: float | None = None, mfu: float | None = None) -> str:
+    if budget_s > 0:
+        budget = f"{budget_s:.0f}"
+    else:  # bounded by steps: estimated total at the current speed
+        budget = f"~{elapsed_s + max(total - step, 0) * ms_per_step / 1000:.0f}"
+    line = (f"step {step}/{total} | loss {loss:.3f} | lr×{lr_scale:.2f} | {ms_per_step:.0f} ms/step | "
             f"{_si(tok_per_s)} tok/s | {elapsed_s:.0f}/{budget} s")
+    if eta_s is not None:
+        line += f" | eta {duration(eta_s)}"
+    if mfu is not None:
+        line += f" | MFU {100 * mfu:.1f}%"
+    return line
 
 
 class RunLogger:
@@ -49,6 +72,12 @@ class RunLogger:
         if self.echo:
             print(msg, flush=True)
         if self._log is not None:
+            self._log.write(msg + "\n")
+            self._log.flush()
+
+    def record(self, msg: str) -> None:
+        """Into train.log only (the console already shows the error line the CLI prints)."""
+        if self.enabled and self._log is not None:
             self._log.write(msg + "\n")
             self._log.flush()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +65,12 @@ def _save(path: Path, obj) -> None:
 
 
 def _load(path: Path, device: torch.device):
+    """weights_only=True: tensors and plain containers only — a checkpoint from elsewhere cannot run code."""
     try:
         return torch.load(path, map_location=device, weights_only=True)
-    except (OSError, RuntimeError) as e:
-        raise PgolfError(f"{path}: cannot read checkpoint ({e})") from None
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as e:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise PgolfError(f"{path}: cannot read checkpoint ({why})") from None
 
 
 class Checkpointer:

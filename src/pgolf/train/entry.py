@@ -8,11 +8,13 @@ import closure (which starts here) carries only the training path.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 from pgolf.config import Config, from_dict, override, parse_overrides, to_dict, validate
 from pgolf.errors import OneLineArgParser, exit_status
+from pgolf.runtime.challenge_env import challenge_overrides, merge_with_flags
 from pgolf.train.options import add_run_options
 from pgolf.train.run import run
 
@@ -26,16 +28,23 @@ def run_and_report(cfg: Config, recipe: str, out_arg: str | None) -> int:
 
 
 def run_bundled(config: dict, recipe: str, argv: list[str]) -> int:
+    """The bundle's main: the challenge's environment variables (DATA_PATH, TOKENIZER_PATH, SEED, RUN_ID …;
+    pgolf.runtime.challenge_env) apply under the flags, which win."""
     p = OneLineArgParser(prog="train_gpt.py", description=f"pgolf bundle of recipe {recipe}: train, export, evaluate.")
     add_run_options(p)
 
     def go() -> int:
         args = p.parse_args(argv)
-        extra = {k: v for k, v in (("data.path", args.data), ("data.tokenizer", args.tokenizer)) if v is not None}
-        cfg = validate(override(from_dict(Config, config), {**extra, **parse_overrides(args.overrides)}))
+        flags = {k: v for k, v in (("data.path", args.data), ("data.tokenizer", args.tokenizer)) if v is not None}
+        env_keys, run_id = challenge_overrides()
+        words, note = merge_with_flags(env_keys, {**flags, **parse_overrides(args.overrides)})
+        cfg = validate(override(from_dict(Config, config), words))
+        if note is not None:
+            print(f"train_gpt.py: {note}", file=sys.stderr)
         if args.dry_run:
             print(json.dumps({"recipe": recipe, "config": to_dict(cfg)}, indent=2))
             return 0
-        return run_and_report(cfg, recipe, args.out)
+        out = args.out or (str(Path("runs") / run_id) if run_id else None)
+        return run_and_report(cfg, recipe, out)
 
     return exit_status("train_gpt.py", go)

@@ -21,7 +21,7 @@ from pgolf.config import Config
 from pgolf.optim.clip import clip_global_
 from pgolf.optim.schedule import lr_scale, muon_momentum, progress, wd_scale
 from pgolf.runtime.dist import Runtime, broadcast_flag
-from pgolf.runtime.log import step_line
+from pgolf.runtime.log import eta_seconds, step_line
 from pgolf.train.budget import TrainClock
 
 
@@ -45,6 +45,8 @@ class Hooks:
     parts: object | None = None  # checkpoint.Resumable
     start_step: int = 0
     start_elapsed: float = 0.0
+    flops_per_token: float = 0.0  # model training FLOPs/token (pgolf.model.flops) and the device's dense bf16 peak:
+    peak_flops: float = 0.0  # with both known the step line shows the MFU
 
 
 def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch.optim.Optimizer], loader,
@@ -124,8 +126,12 @@ def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int],
             last_loss = float(loss.item())
             elapsed = clock.elapsed()
             dt = max(elapsed - last_t, 1e-9) / max(step - last_step, 1)
-            log(step_line(step, t.iterations, last_loss, scale, 1000 * dt, tokens_per_step / dt, elapsed, cap))
-            log.metrics(step=step, loss=last_loss, lr_scale=scale, ms_per_step=1000 * dt, elapsed_s=elapsed)
+            eta = eta_seconds(step, t.iterations, dt, elapsed, cap)
+            mfu = h.flops_per_token * tokens_per_step / dt / h.peak_flops if h.peak_flops > 0 else None
+            log(step_line(step, t.iterations, last_loss, scale, 1000 * dt, tokens_per_step / dt, elapsed, cap,
+                          eta, mfu))
+            log.metrics(step=step, loss=last_loss, lr_scale=scale, ms_per_step=1000 * dt, elapsed_s=elapsed,
+                        **({"mfu": mfu} if mfu is not None else {}))
             last_t, last_step = elapsed, step
         if reached:
             stopped_by = "wallclock"

@@ -5,29 +5,34 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from pgolf.artifact.bundle import code_bytes_for
 from pgolf.artifact.model_file import export_model, load_artifact
 from pgolf.artifact.pack import write_atomic
 from pgolf.config import Config, config_hash, to_dict, validate
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import check_vocab, load_sentencepiece
+from pgolf.data.tokenizer_id import tokenizer_record
 from pgolf.data.train_loader import build_loader
 from pgolf.errors import PgolfError
 from pgolf.eval.accounting import describe, val_accounting
+from pgolf.eval.batches import speed_line
 from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.attention import describe_attention_kernel
 from pgolf.model.features.recurrence import LoopSwitch
+from pgolf.model.flops import flops_summary, header_line, mfu_line
 from pgolf.model.gpt import GPT
 from pgolf.model.layers import apply_training_precision
 from pgolf.optim.routing import describe_groups
 from pgolf.quant.calibrate import calibrate
-from pgolf.runtime.dist import Runtime, init_runtime, shutdown
+from pgolf.runtime.atomic_write import ensure_dir
+from pgolf.runtime.devices import device_peak
+from pgolf.runtime.dist import Runtime, init_runtime, peer_failure, shutdown
 from pgolf.runtime.log import RunLogger, environment
 from pgolf.train.averaging import apply_average, build_averager
 from pgolf.train.checkpoint import Checkpointer, Resumable
@@ -35,6 +40,8 @@ from pgolf.train.distributed import setup_optimization
 from pgolf.train.loop import Hooks, make_step_fn, train_loop
 from pgolf.train.priming import prime
 from pgolf.train.qat import build_qat
+from pgolf.train.shipped import code_bytes_for
+from pgolf.train.status import failure_reason
 
 ARTIFACT_NAME = "model.pga"
 
@@ -58,15 +65,45 @@ def _reserve_calibration_time(cfg: Config, log) -> Config:
 
 
 def run(cfg: Config, out_dir: Path, recipe: str = "custom", echo: bool = True) -> dict:
+    """Train, export, score. After the config stage every failure leaves summary.json with status "failed" and the
+    one-line reason, and train.log records it (pgolf.train.status)."""
     cfg = validate(cfg)
+    out_dir = ensure_dir(Path(out_dir), "run directory")
     rt = init_runtime(cfg.train.device)
-    out_dir = Path(out_dir)
     log = RunLogger(out_dir, enabled=rt.is_main, echo=echo)
+    failed = True
     try:
-        return _run(cfg, out_dir, recipe, rt, log)
+        summary = _run(cfg, out_dir, recipe, rt, log)
+        failed = False
+        return summary
+    except BaseException as e:
+        peer = peer_failure(e, rt)  # another rank went away: say so in one line rather than gloo's traceback
+        if rt.is_main:
+            _record_failure(out_dir, cfg, recipe, log, peer or e)
+        if peer is not None:
+            raise peer from None
+        raise
     finally:
         log.close()
-        shutdown(rt)
+        shutdown(rt, failed=failed)
+
+
+def _record_failure(out_dir: Path, cfg: Config, recipe: str, log, e: BaseException) -> None:
+    reason = failure_reason(e)
+    log.record(f"run failed: {reason}")
+    if not isinstance(e, (PgolfError, KeyboardInterrupt)):  # a bug: its traceback goes to train.log
+        log.record("".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip())
+    try:  # the over-the-cap case already wrote its full summary, with this reason
+        prior = json.loads((out_dir / "summary.json").read_text())
+        if isinstance(prior, dict) and (prior.get("status"), prior.get("reason")) == ("failed", reason):
+            return
+    except (OSError, ValueError):
+        pass
+    summary = {"status": "failed", "reason": reason, "recipe": recipe, "config_hash": config_hash(cfg)}
+    try:
+        write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    except PgolfError as w:  # e.g. the disk is full: the original error still propagates
+        log.record(f"could not write summary.json: {w}")
 
 
 def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
@@ -103,6 +140,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
+    log(header_line(cfg.model, t.seq_len, env.get("gpu")))
     for line in describe_groups(opt.groups, cfg.optim, cfg.model.tie_embeddings):
         log(line)
     if qat is not None:
@@ -125,7 +163,10 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     if averager is not None:
         log(averager.describe())
     parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
-    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping)
+    peak = device_peak(env.get("gpu"))  # the step line's MFU: all ranks' FLOP/s over all ranks' peak
+    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping,
+                  flops_per_token=flops_summary(cfg.model, t.seq_len)["flops_per_token"],
+                  peak_flops=peak[1] * rt.world_size if peak else 0.0)
     if t.checkpoint is not None:
         hooks.checkpointer = Checkpointer(t.checkpoint, out_dir, rt, config_hash(cfg))
         resumed = hooks.checkpointer.load(parts)
@@ -140,6 +181,9 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
 
     res = train_loop(step_fn, _reserve_calibration_time(cfg, log), rt, log, validate_at, hooks)
     log(f"training stopped by {res.stopped_by} after {res.steps} steps, {res.train_seconds:.1f} s")
+    if res.train_seconds > 0 and res.steps > 0:
+        per_rank = res.steps * t.batch_tokens / res.train_seconds / rt.world_size
+        log(mfu_line(cfg.model, t.seq_len, env.get("gpu"), per_rank) + f" per rank, whole run ({rt.world_size} rank(s))")
     if looping is not None and not looping.finish():
         log("recurrence: training stopped before the looping switch; evaluating and exporting the looped graph "
             "anyway (the final graph, as #1855 does)")
@@ -165,7 +209,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     info = {}
     code_bytes, code_method = code_bytes_for(cfg, recipe)  # the bundled train_gpt.py this run's config ships as
     if rt.is_main:
-        info, _ = export_model(model, cfg.model, cfg.quant, cfg.artifact, path, hessians, code_bytes, log)
+        info, _ = export_model(model, cfg.model, cfg.quant, cfg.artifact, path, hessians, code_bytes, log,
+                               tokenizer=tokenizer_record(cfg.data.tokenizer))
         log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
             f"{info['encode_seconds']:.1f} s")
     if rt.distributed:
@@ -181,8 +226,11 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"({'within' if within else 'OVER'} the {cfg.artifact.max_bytes:,} cap)")
     log(f"round-trip val_loss {post.val_loss:.4f} | val_bpb {post.val_bpb:.4f} | "
         f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes ({post.accounting})")
+    if post.speed is not None:
+        log(speed_line(post.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
     summary = {
-        "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss, "val_bpb_prequant": pre.val_bpb,
+        "status": "ok" if within else "failed", "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss,
+        "val_bpb_prequant": pre.val_bpb,
         "val_loss_prequant": pre.val_loss, "val_bpb_last_weights": last.val_bpb if last is not None else None,
         "averaging": averager.kind if averager is not None else None, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
         "bytes_accounting": post.accounting, "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
@@ -194,9 +242,13 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         "eval_seconds": eval_seconds, "artifact_path": str(path), "world_size": rt.world_size,
         "device": env.get("gpu", "cpu"), "env": env, "config_hash": config_hash(cfg), "config": to_dict(cfg),
     }
+    over = None if within else (f"{path}: artifact is {total:,} bytes, over the {cfg.artifact.max_bytes:,}-byte "
+                                f"cap (model {model_bytes:,} + code {code_bytes:,}); summary.json records "
+                                f"within_budget=false")
+    if over is not None:
+        summary["reason"] = over
     if rt.is_main:
         write_atomic(out_dir / "summary.json", json.dumps(summary, indent=2).encode())
-    if not within:
-        raise PgolfError(f"{path}: artifact is {total:,} bytes, over the {cfg.artifact.max_bytes:,}-byte cap "
-                         f"(model {model_bytes:,} + code {code_bytes:,}); summary.json records within_budget=false")
+    if over is not None:
+        raise PgolfError(over)
     return summary

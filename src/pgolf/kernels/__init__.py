@@ -1,0 +1,1 @@
+"""Optional fused paths, each with an eager twin and an equivalence test."""
