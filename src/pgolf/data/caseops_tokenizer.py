@@ -50,8 +50,8 @@ def token_bytes(sp, transformed: list[str]) -> list[tuple[list[int], np.ndarray]
     try:
         res = sp.encode(transformed, out_type="offset_mapping", num_threads=1)
     except (ValueError, TypeError) as e:
-        raise PgolfError(f"sentencepiece {getattr(__import__('sentencepiece'), '__version__', '?')}: no "
-                         f"offset_mapping encoding ({e}); CaseOps byte counts need sentencepiece ≥ 0.2.1") from None
+        raise PgolfError(f"sentencepiece: no out_type='offset_mapping' encoding ({e}); CaseOps byte counts need the "
+                         f"pieces' input spans (pgolf is tested with sentencepiece 0.2.3)") from None
     out = []
     for text, r in zip(transformed, res):
         cum = np.concatenate(([0], np.cumsum(original_bytes(text))))

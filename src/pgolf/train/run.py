@@ -223,7 +223,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
     log(f"artifact {path} | {rinfo['codec']} | model {model_bytes:,} + code {code_bytes:,} = {total:,} bytes "
         f"({'within' if within else 'OVER'} the {cfg.artifact.max_bytes:,} cap)")
     log(f"round-trip val_loss {post.val_loss:.4f} | val_bpb {post.val_bpb:.4f} | "
-        f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes")
+        f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes ({post.accounting})")
     if post.speed is not None:
         log(speed_line(post.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
     summary = {
@@ -231,7 +231,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
         "val_bpb_prequant": pre.val_bpb,
         "val_loss_prequant": pre.val_loss, "val_bpb_last_weights": last.val_bpb if last is not None else None,
         "averaging": averager.kind if averager is not None else None, "scored_tokens": post.scored_tokens, "scored_bytes": post.scored_bytes,
-        "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
+        "bytes_accounting": post.accounting, "eval_partial": bool(e.max_tokens), "eval_seq_len": T_eval, "eval_stride": e.stride or T_eval,
         "eval_doc_aware": e.doc_aware, "eval_ttt": ttt_stats,
         "artifact_bytes": total, "model_bytes": model_bytes, "code_bytes": code_bytes,
         "code_bytes_method": code_method, "max_bytes": cfg.artifact.max_bytes, "within_budget": within,
