@@ -23,7 +23,9 @@ def test_tiny_seed_run_on_cpu(name, shard_dir, tokenizer_path, tmp_path, capsys)
     assert rc == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["steps"] == 3 and s["stopped_by"] == "iterations" and 0 < s["val_bpb"] < 20
-    assert abs(s["val_bpb"] - s["val_bpb_prequant"]) < 0.05  # the artifact decodes to (nearly) the same model
+    # the artifact decodes to (nearly) the same model: a 3-step model's int5/int6 gap is up to ~0.15 bpb (pr198 with
+    # the run-length-scaled schedule), a broken decode (wrong order, scale or codec) costs whole bits: bound far from both
+    assert abs(s["val_bpb"] - s["val_bpb_prequant"]) < 0.5
     log = (out / "train.log").read_text()
     assert "attention SDPA (CPU)" in log and "step 3/3 | loss" in log
     losses = [json.loads(x)["loss"] for x in (out / "metrics.jsonl").read_text().splitlines() if '"loss"' in x]
