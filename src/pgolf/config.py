@@ -26,6 +26,7 @@ from pgolf.model.features.backout import BackoutConfig
 from pgolf.model.features.bigram_hash import BigramHashConfig
 from pgolf.model.features.parallel_residual import ParallelResidualConfig, parallel_checks
 from pgolf.model.features.recurrence import RecurrenceConfig, recurrence_checks
+from pgolf.model.features.skip_gates import SkipGateConfig
 from pgolf.model.features.smear_gate import SmearGateConfig
 from pgolf.model.features.value_embed import ValueEmbedConfig
 from pgolf.model.features.value_residual import ValueResidualConfig
@@ -87,6 +88,7 @@ class ModelConfig:
     attn_gate: AttnGateConfig | None = None
     recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
     parallel_residual: ParallelResidualConfig | None = None  # two lanes (#1855), features.parallel_residual
+    skip_gates: SkipGateConfig | None = None  # σ-gated U-Net skips (#1855), features.skip_gates; needs unet_skips
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ class QuantConfig:
     keep_float_max_numel: int = 65_536
     control_patterns: tuple[str, ...] = (
         "attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes",
-        "q_gain", "skip_weight", "skip_weights", "attn_gate_w",
+        "q_gain", "skip_weight", "skip_weights", "skip_gates", "attn_gate_w",
     )
     prune: MagnitudePruneConfig | None = None
     gptq: GPTQConfig | None = None
@@ -655,6 +657,7 @@ def validate_model(m: ModelConfig) -> ModelConfig:
         (m.smear_gate is None or m.smear_gate.kind != "gated" or 1 <= m.smear_gate.window <= m.model_dim,
          "model.smear_gate.window", f"must be in [1, {m.model_dim}] (model_dim) with kind=gated"),
         *(recurrence_checks(m.recurrence, m.num_layers) if m.recurrence is not None else []),
+        (m.skip_gates is None or m.unet_skips, "model.skip_gates", "needs model.unet_skips=true (it gates the skips)"),
     ]
     for ok, key, msg in checks:
         if not ok:
@@ -678,7 +681,8 @@ def validate_model(m: ModelConfig) -> ModelConfig:
 __all__ = [
     "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
     "GPTQConfig", "InitConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig",
-    "OrthoInitConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig",
+    "OrthoInitConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SkipGateConfig",
+    "SmearGateConfig",
     "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
     "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",
     "validate_eval", "validate_model",

@@ -24,6 +24,7 @@ from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
 from pgolf.model.features.parallel_residual import two_lane_block
 from pgolf.model.features.recurrence import unet_split, virtual_order
+from pgolf.model.features.skip_gates import apply_skip
 from pgolf.model.features.smear_gate import make_smear_gate
 from pgolf.model.features.value_embed import ValueEmbedding
 from pgolf.model.init import init_weights
@@ -55,6 +56,9 @@ class GPT(nn.Module):
             enc, dec = unet_split(self.order_looped)
             n_skip = max(n_skip, min(len(enc), len(dec)))
             self.skip_weights = nn.Parameter(torch.ones(n_skip, d, dtype=torch.float32))
+        self.skip_gates = None  # σ-gated skips (#1855), pgolf.model.features.skip_gates
+        if cfg.unet_skips and cfg.skip_gates is not None:
+            self.skip_gates = nn.Parameter(torch.full((n_skip, d), cfg.skip_gates.init, dtype=torch.float32))
         self.blocks = nn.ModuleList(Block(cfg, i, self.attention_kernel) for i in range(L))
         self.ve_shared, self.ve_slot = None, {}
         if cfg.value_embed is not None:
@@ -101,6 +105,10 @@ class GPT(nn.Module):
             return None
         return ve * self.ve_layer_scales[self.ve_slot[layer]].to(ve.dtype)
 
+    def skip_row(self, k: int) -> tuple[Tensor, Tensor | None]:
+        """(skip weight, skip gate or None) of skip pair k."""
+        return self.skip_weights[k], None if self.skip_gates is None else self.skip_gates[k]
+
     def hidden(self, idx: Tensor) -> Tensor:
         """Final normed hidden states (B, T, d)."""
         x = self.tok_emb(idx)
@@ -120,7 +128,7 @@ class GPT(nn.Module):
             if self.par_start is not None and i >= self.par_start:
                 lane0, lane1 = lanes if lanes is not None else (x, x)
                 if j >= n_enc and skips:  # skips go into lane0 only
-                    lane0 = lane0 + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
+                    lane0 = apply_skip(lane0, skips.pop(), *self.skip_row(j - n_enc))
                 k = i - self.par_start
                 post = self.parallel_post_lambdas[4 * k : 4 * k + 4].view(2, 2)
                 resid = self.parallel_resid_lambdas[2 * k : 2 * k + 2]
@@ -129,7 +137,7 @@ class GPT(nn.Module):
                 lanes = (lane0, lane1)
                 continue
             if j >= n_enc and skips:
-                x = x + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
+                x = apply_skip(x, skips.pop(), *self.skip_row(j - n_enc))
             x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0)
             if j == 0 and self.cfg.value_residual is not None:
                 v0 = v

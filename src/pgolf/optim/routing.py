@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pgolf.config import Config
 
 BASE_CONTROLS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain",
-                 "skip_weight", "skip_weights", "parallel_post_lambdas", "parallel_resid_lambdas",
+                 "skip_weight", "skip_weights", "skip_gates", "parallel_post_lambdas", "parallel_resid_lambdas",
                  "attn_gate_w")  # attn_gate_w: the sparse attention gate (#1787/#1855: scalar Adam)
 
 

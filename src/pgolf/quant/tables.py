@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pgolf.config import QuantConfig, QuantRule
 
 SEED_CONTROLS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain",
-                 "skip_weight", "skip_weights", "smear", "bigram.scale", "backout_lambda", "vr_lambda",
+                 "skip_weight", "skip_weights", "skip_gates", "smear", "bigram.scale", "backout_lambda", "vr_lambda",
                  "ve_layer_scales", "ve_shared.scale")
 # The sparse attention gate's W (H × window, blocks.{i}.attn.attn_gate_w; no seed has it): int8 per row, absmax,
 # symmetric, no 1/c scale floor (its entries are small), as #1787/#1855 store it; checked before every named table.
