@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Literal
 
 from pgolf.errors import PgolfError
+from pgolf.model.features.asym_logit import AsymLogitConfig
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig
 from pgolf.model.features.bigram_hash import BigramHashConfig
@@ -88,6 +89,7 @@ class ModelConfig:
     attn_gate: AttnGateConfig | None = None
     recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
     parallel_residual: ParallelResidualConfig | None = None  # two lanes (#1855), features.parallel_residual
+    asym_logit: AsymLogitConfig | None = None  # TTT-only pos/neg softcaps (#1923), features.asym_logit
     skip_gates: SkipGateConfig | None = None  # σ-gated U-Net skips (#1855), features.skip_gates; needs unet_skips
 
 
@@ -679,7 +681,7 @@ def validate_model(m: ModelConfig) -> ModelConfig:
 
 
 __all__ = [
-    "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
+    "ArtifactConfig", "AsymLogitConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig", "EvalConfig",
     "GPTQConfig", "InitConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig",
     "OrthoInitConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SkipGateConfig",
     "SmearGateConfig",

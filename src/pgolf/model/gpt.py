@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from pgolf.config import ModelConfig
 from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
+from pgolf.model.features.asym_logit import TTT_ONLY, asym_softcap
 from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
 from pgolf.model.features.parallel_residual import two_lane_block
@@ -80,12 +81,19 @@ class GPT(nn.Module):
             self.parallel_post_lambdas = nn.Parameter(torch.full((4 * n_par,), pr.post_init, dtype=torch.float32))
             self.parallel_resid_lambdas = nn.Parameter(torch.full((2 * n_par,), pr.resid_init, dtype=torch.float32))
         self.lm_head = None if cfg.tie_embeddings else zero_init(CastedLinear(d, cfg.vocab_size, bias=False))
+        if cfg.asym_logit is not None:  # TTT-only caps (#1923): frozen in training (features/asym_logit.py)
+            self.softcap_pos = nn.Parameter(torch.tensor(cfg.logit_softcap, dtype=torch.float32), requires_grad=False)
+            self.softcap_neg = nn.Parameter(torch.tensor(cfg.logit_softcap, dtype=torch.float32), requires_grad=False)
         self.reset_parameters()
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
         init_weights(self, self.cfg)
+
+    def ttt_only_names(self) -> tuple[str, ...]:
+        """Parameters that training never updates and only test-time training may adapt (AsymLogit's caps)."""
+        return TTT_ONLY if self.cfg.asym_logit is not None else ()
 
     def set_looping(self, on: bool) -> None:
         """Run the looped (virtual) schedule or the plain one; only a model with `cfg.recurrence` can loop."""
@@ -151,22 +159,24 @@ class GPT(nn.Module):
             x = apply_backout(x, x_mid, self.backout_lambda)
         return rms_norm(x)
 
-    def logits(self, idx: Tensor) -> Tensor:
-        """Softcapped fp32 logits (B, T, V)."""
+    def logits(self, idx: Tensor, train: bool = False) -> Tensor:
+        """Softcapped fp32 logits (B, T, V); the eval cap is AsymLogit's when on, training's always symmetric."""
         x = self.hidden(idx)
         z = F.linear(x, self.tok_emb.weight) if self.lm_head is None else self.lm_head(x)
         c = self.cfg.logit_softcap
         z = z.to(torch.promote_types(z.dtype, torch.float32))
+        if self.cfg.asym_logit is not None and not train:
+            return asym_softcap(z, self.softcap_pos, self.softcap_neg)
         return c * torch.tanh(z / c)
 
     def token_losses(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Per-token NLL (B, T) in fp32."""
+        """Per-token NLL (B, T) in fp32 (evaluation numerics)."""
         z = self.logits(idx)
         return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), reduction="none").view_as(targets)
 
     def forward(self, idx: Tensor, targets: Tensor) -> Tensor:
         """Mean NLL over all targets (the training objective)."""
-        z = self.logits(idx)
+        z = self.logits(idx, train=True)
         return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1))
 
 
