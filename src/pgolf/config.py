@@ -31,6 +31,7 @@ from pgolf.model.features.skip_gates import SkipGateConfig
 from pgolf.model.features.smear_gate import SmearGateConfig
 from pgolf.model.features.value_embed import ValueEmbedConfig
 from pgolf.model.features.value_residual import ValueResidualConfig
+from pgolf.model.features.varlen import VarlenConfig
 from pgolf.model.features.xsa import XSAConfig
 from pgolf.model.init import InitConfig, OrthoInitConfig, SpectralEmbedInitConfig
 from pgolf.optim.schedule import WDTaperConfig
@@ -90,6 +91,7 @@ class ModelConfig:
     recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
     parallel_residual: ParallelResidualConfig | None = None  # two lanes (#1855), features.parallel_residual
     asym_logit: AsymLogitConfig | None = None  # TTT-only pos/neg softcaps (#1923), features.asym_logit
+    varlen: VarlenConfig | None = None  # document-isolated attention in training (#1530), features.varlen
     skip_gates: SkipGateConfig | None = None  # σ-gated U-Net skips (#1855), features.skip_gates; needs unet_skips
 
 
@@ -581,6 +583,8 @@ def validate(cfg: Config) -> Config:
         (cfg.artifact.max_bytes > 0, "artifact.max_bytes", "must be > 0"),
         (0 < cfg.quant.clip_percentile <= 100, "quant.clip_percentile", "must be in (0, 100]"),
         (t.ema is None or t.swa is None, "train.swa", "at most one of train.ema and train.swa may be set"),
+        (m.varlen is None or cfg.data.loader == "packed", "model.varlen",
+         "needs data.loader=packed (its cu_seqlens drive the document-isolated attention)"),
         (t.ema is None or 0 < t.ema.decay < 1, "train.ema.decay", "must be in (0, 1)"),
         (t.swa is None or t.swa.every >= 1, "train.swa.every", "must be ≥ 1"),
         (t.swa is None or 0 < t.swa.threshold <= 1, "train.swa.threshold", "must be in (0, 1]"),
@@ -685,7 +689,7 @@ __all__ = [
     "GPTQConfig", "InitConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig", "OptimConfig",
     "OrthoInitConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig", "ScheduleConfig", "SelectivePruneConfig", "SkipGateConfig",
     "SmearGateConfig",
-    "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
+    "SpectralEmbedInitConfig", "TTTConfig", "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "VarlenConfig", "XSAConfig",
     "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",
     "validate_eval", "validate_model",
 ]

@@ -28,6 +28,7 @@ from pgolf.model.features.recurrence import unet_split, virtual_order
 from pgolf.model.features.skip_gates import apply_skip
 from pgolf.model.features.smear_gate import make_smear_gate
 from pgolf.model.features.value_embed import ValueEmbedding
+from pgolf.model.features.varlen import resolve_varlen_kernel
 from pgolf.model.init import init_weights
 from pgolf.model.layers import CastedLinear, rms_norm, zero_init
 from pgolf.model.layersets import parse_layers
@@ -61,6 +62,11 @@ class GPT(nn.Module):
         if cfg.unet_skips and cfg.skip_gates is not None:
             self.skip_gates = nn.Parameter(torch.full((n_skip, d), cfg.skip_gates.init, dtype=torch.float32))
         self.blocks = nn.ModuleList(Block(cfg, i, self.attention_kernel) for i in range(L))
+        self.varlen_kernel, self.varlen_note = None, None  # document-isolated attention (features/varlen.py)
+        if cfg.varlen is not None:
+            self.varlen_kernel, self.varlen_note = resolve_varlen_kernel(cfg.varlen.kernel, torch.cuda.is_available())
+            for b in self.blocks:
+                b.attn.varlen_kernel = self.varlen_kernel
         self.ve_shared, self.ve_slot = None, {}
         if cfg.value_embed is not None:
             ve = cfg.value_embed
@@ -77,6 +83,8 @@ class GPT(nn.Module):
         if cfg.parallel_residual is not None:
             pr = cfg.parallel_residual
             self.par_start, n_par = pr.start_layer, L - pr.start_layer
+            self.par_row0 = 0 if pr.all_layers else pr.start_layer  # row of physical layer i: i − par_row0
+            n_par = L if pr.all_layers else n_par
             # flat (1-D: fp32 and scalar-Adam like every control vector), read as (n_par, 2, 2) and (n_par, 2)
             self.parallel_post_lambdas = nn.Parameter(torch.full((4 * n_par,), pr.post_init, dtype=torch.float32))
             self.parallel_resid_lambdas = nn.Parameter(torch.full((2 * n_par,), pr.resid_init, dtype=torch.float32))
@@ -117,8 +125,14 @@ class GPT(nn.Module):
         """(skip weight, skip gate or None) of skip pair k."""
         return self.skip_weights[k], None if self.skip_gates is None else self.skip_gates[k]
 
-    def hidden(self, idx: Tensor) -> Tensor:
-        """Final normed hidden states (B, T, d)."""
+    def hidden(self, idx: Tensor, cu_seqlens: Tensor | None = None, max_seqlen: int = 0) -> Tensor:
+        """Final normed hidden states (B, T, d). With cu_seqlens (model.varlen, boundaries of idx.flatten()) the
+        batch runs as one flat row whose attention stays inside each segment (features/varlen.py)."""
+        shape = idx.shape
+        if cu_seqlens is not None:
+            if self.varlen_kernel is None:
+                raise ValueError("cu_seqlens given but model.varlen is off")
+            idx = idx.reshape(1, -1)
         x = self.tok_emb(idx)
         if self.bigram is not None:
             x = x + self.bigram(idx)
@@ -137,16 +151,16 @@ class GPT(nn.Module):
                 lane0, lane1 = lanes if lanes is not None else (x, x)
                 if j >= n_enc and skips:  # skips go into lane0 only
                     lane0 = apply_skip(lane0, skips.pop(), *self.skip_row(j - n_enc))
-                k = i - self.par_start
+                k = i - self.par_row0
                 post = self.parallel_post_lambdas[4 * k : 4 * k + 4].view(2, 2)
                 resid = self.parallel_resid_lambdas[2 * k : 2 * k + 2]
                 lane0, lane1, _ = two_lane_block(self.blocks[i], lane0, lane1, x0, post, resid,
-                                                 self.layer_ve(i, ve), v0)
+                                                 self.layer_ve(i, ve), v0, cu_seqlens, max_seqlen)
                 lanes = (lane0, lane1)
                 continue
             if j >= n_enc and skips:
                 x = apply_skip(x, skips.pop(), *self.skip_row(j - n_enc))
-            x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0)
+            x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0, cu_seqlens, max_seqlen)
             if j == 0 and self.cfg.value_residual is not None:
                 v0 = v
             if j < n_enc:
@@ -157,11 +171,12 @@ class GPT(nn.Module):
             x = 0.5 * (lanes[0] + lanes[1])
         if self.backout_lambda is not None:
             x = apply_backout(x, x_mid, self.backout_lambda)
-        return rms_norm(x)
+        return rms_norm(x).reshape(*shape, -1)
 
-    def logits(self, idx: Tensor, train: bool = False) -> Tensor:
+    def logits(self, idx: Tensor, train: bool = False, cu_seqlens: Tensor | None = None,
+               max_seqlen: int = 0) -> Tensor:
         """Softcapped fp32 logits (B, T, V); the eval cap is AsymLogit's when on, training's always symmetric."""
-        x = self.hidden(idx)
+        x = self.hidden(idx, cu_seqlens, max_seqlen)
         z = F.linear(x, self.tok_emb.weight) if self.lm_head is None else self.lm_head(x)
         c = self.cfg.logit_softcap
         z = z.to(torch.promote_types(z.dtype, torch.float32))
@@ -174,9 +189,9 @@ class GPT(nn.Module):
         z = self.logits(idx)
         return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), reduction="none").view_as(targets)
 
-    def forward(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Mean NLL over all targets (the training objective)."""
-        z = self.logits(idx, train=True)
+    def forward(self, idx: Tensor, targets: Tensor, cu_seqlens: Tensor | None = None, max_seqlen: int = 0) -> Tensor:
+        """Mean NLL over all targets (the training objective); cu_seqlens: document-isolated attention."""
+        z = self.logits(idx, train=True, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen)
         return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1))
 
 

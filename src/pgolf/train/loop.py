@@ -53,6 +53,7 @@ def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch
     t, o = cfg.train, cfg.optim
     runner = ddp if ddp is not None else model
     tapered = set(cfg.schedule.wd_taper.groups) if cfg.schedule.wd_taper is not None else set()
+    varlen = cfg.model.varlen is not None  # validated: the loader is then the packed one (next_packed)
 
     def step(i: int, scale: float = 1.0, wd_mult: float = 1.0) -> torch.Tensor:
         for opt in optimizers:
@@ -62,10 +63,15 @@ def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch
             for micro in range(accum):
                 sync = ddp is None or micro == accum - 1
                 ctx = contextlib.nullcontext() if sync else ddp.no_sync()
-                x, y = loader.next_batch(t.batch_tokens, t.seq_len, accum)
+                if varlen:  # document-isolated attention (model/features/varlen.py): the packed loader's cu_seqlens
+                    b = loader.next_packed(t.batch_tokens, t.seq_len, accum)
+                    x, y, kw = b.x, b.y, {"cu_seqlens": b.cu_seqlens, "max_seqlen": t.seq_len}
+                else:
+                    x, y = loader.next_batch(t.batch_tokens, t.seq_len, accum)
+                    kw = {}
                 with ctx:
                     with rt.autocast():
-                        loss = runner(x, y)
+                        loss = runner(x, y, **kw)
                     (loss / accum).backward()
                 total += loss.detach()
         mu = muon_momentum(i, cfg)

@@ -102,6 +102,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
+    if model.varlen_note is not None:  # which document-isolated attention path runs (features/varlen.py)
+        log(model.varlen_note)
     for line in describe_groups(opt.groups, cfg):
         log(line)
     if qat is not None:
