@@ -37,6 +37,7 @@ from pgolf.model.init import InitConfig, OrthoInitConfig, SpectralEmbedInitConfi
 from pgolf.optim.schedule import WDTaperConfig
 from pgolf.train.averaging import EMAConfig, SWAConfig
 from pgolf.train.checkpoint import CheckpointConfig
+from pgolf.train.progressive_context import ProgressiveContextConfig, context_checks
 from pgolf.train.qat import QATConfig
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -154,6 +155,7 @@ class TrainConfig:
     swa: SWAConfig | None = None
     qat: QATConfig | None = None
     checkpoint: CheckpointConfig | None = None
+    progressive_context: ProgressiveContextConfig | None = None  # seq_len by progress stages (#2014)
 
 
 @dataclass(frozen=True)
@@ -603,6 +605,8 @@ def validate(cfg: Config) -> Config:
         (cfg.quant.gptq is None or not cfg.quant.gptq.embeddings or m.tie_embeddings, "quant.gptq.embeddings",
          "needs tied embeddings (model.tie_embeddings=true): the LM head's inputs give the embedding's Hessian"),
     ]
+    if t.progressive_context is not None:
+        checks += context_checks(t.progressive_context, t.seq_len, t.batch_tokens, t.grad_accum)
     for ok, key, msg in checks:
         if not ok:
             raise PgolfError(f"{key}: {msg}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,6 +90,13 @@ def tiny(cfg: Config) -> Config:
         if m.recurrence is not None:
             start = max(start, changes["model.recurrence.loop_end"] + 1)
         changes["model.parallel_residual.start_layer"] = min(start, L - 1)
+    if cfg.train.progressive_context is not None:  # stage lengths scale with seq_len, to powers of two ≤ 256
+        from pgolf.train.progressive_context import parse_stages
+
+        f = 256 / cfg.train.seq_len
+        plan = parse_stages(cfg.train.progressive_context.stages)
+        changes["train.progressive_context.stages"] = tuple(
+            f"{2 ** max(5, int(math.log2(max(1.0, s * f))))}@{p:g}" for p, s in plan)
     if cfg.train.swa is not None:  # snapshots must fall inside a 20-step run's 5-step warmdown
         changes["train.swa.every"] = min(cfg.train.swa.every, 2)
     if m.init.ortho is not None:

@@ -33,7 +33,8 @@ from pgolf.train.averaging import apply_average, build_averager
 from pgolf.train.checkpoint import Checkpointer, Resumable
 from pgolf.train.distributed import setup_optimization
 from pgolf.train.loop import Hooks, make_step_fn, train_loop
-from pgolf.train.priming import prime
+from pgolf.train.priming import prime, priming_shapes
+from pgolf.train.progressive_context import ContextSchedule
 from pgolf.train.qat import build_qat
 
 ARTIFACT_NAME = "model.pga"
@@ -109,24 +110,32 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     if qat is not None:
         log(qat.describe())
 
+    context = ContextSchedule(t.progressive_context) if t.progressive_context is not None else None
     step_fn = make_step_fn(runner if ddp is None else model, ddp, optimizers, loader, cfg, rt, accum,
-                           list(model.parameters()), grad_sync=opt.grad_sync, qat=qat)
+                           list(model.parameters()), grad_sync=opt.grad_sync, qat=qat, context=context)
     looping = LoopSwitch(model, cfg.model.recurrence.enable_at) if cfg.model.recurrence is not None else None
     if looping is not None:
         log(looping.describe())
+    if context is not None:
+        log(context.describe())
     t_prime = time.perf_counter()
-    prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
-    if looping is not None and not model.looping and t.warmup_steps:  # compile the looped graph too (#1855)
-        model.set_looping(True)
+    for seq, loop in priming_shapes(context, looping, model):  # every (length, loop) graph the run will use
+        if context is not None:
+            context.seq_len = seq
+        if looping is not None:
+            model.set_looping(loop)
         prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
-        model.set_looping(False)
+    if looping is not None:
+        model.set_looping(looping.enable_at <= 0)
+    if context is not None:
+        context.seq_len = context.plan[0][1]
     if t.warmup_steps:
         log(f"priming done in {time.perf_counter() - t_prime:.1f} s (state restored)")
     averager = build_averager(model, t.ema, t.swa)
     if averager is not None:
         log(averager.describe())
     parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
-    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping)
+    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping, context=context)
     if t.checkpoint is not None:
         hooks.checkpointer = Checkpointer(t.checkpoint, out_dir, rt, config_hash(cfg))
         resumed = hooks.checkpointer.load(parts)
