@@ -126,7 +126,7 @@ def main() -> None:
     cfg = override(cfg, {"quant.policy": a.policy})
     params = sum(t.numel() for t in state.values())
     t0 = time.perf_counter()
-    tensors, qmeta = quantize_state_dict(state, policy_for(cfg))
+    tensors, qmeta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers))
     kinds: dict[str, int] = {}
     for n, i in qmeta.items():
         k = f"int{i['bits']}" if i["kind"] == "int" else i["kind"]

@@ -75,13 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     model = GPT(mcfg)
     model.load_state_dict(state)
     ref = evaluate_config(model, val, base.eval, T, lut, rt, with_ttt=False)[0].val_bpb
-    H_all = calibrate(model, base, None, torch.device("cpu"))
+    H_all = calibrate(model, base.quant.gptq, None, torch.device("cpu"), batch_tokens=base.train.batch_tokens, seq_len=base.train.seq_len, seed=base.train.seed)
     out = []
     for label, ov in ROWS:
         cfg = override(base, {"quant.gptq.embeddings": False, **ov})
         H = H_all if cfg.quant.gptq.embeddings else {k: v for k, v in H_all.items() if k != "tok_emb.weight"}
         lines: list[str] = []
-        blob, info, deq = encode_model(state, cfg, H, log=lines.append)
+        blob, info, deq = encode_model(state, cfg.model, cfg.quant, cfg.artifact, H, log=lines.append)
         model.load_state_dict(deq)
         bpb = evaluate_config(model, val, cfg.eval, T, lut, rt, with_ttt=False)[0].val_bpb
         from pgolf.artifact.pack import read_file

@@ -111,7 +111,7 @@ def main() -> None:
     mcfg, state, _ = load_artifact(a.artifact)
     cfg = override(Config(), {"model.num_layers": mcfg.num_layers, "quant.keep_float_max_numel": 4096,
                               "quant.policy": a.policy})
-    tensors, qmeta = quantize_state_dict(state, policy_for(cfg))
+    tensors, qmeta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers))
     k = a.classes
     sizes = {"order 0 (per matrix)": 0.0, f"column class ({k})": 0.0, f"row class ({k})": 0.0,
              f"row × column ({k}×{k})": 0.0, "|left neighbour| bucket": 0.0}

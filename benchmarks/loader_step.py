@@ -17,9 +17,10 @@ from pathlib import Path
 import torch
 
 from pgolf.config import override
-from pgolf.data.loader import DistributedTokenLoader, build_loader
+from pgolf.data.loader import DistributedTokenLoader
 from pgolf.data.packed import PackedLoader
 from pgolf.data.shuffled import ShuffledLoader
+from pgolf.data.train_loader import build_loader
 from pgolf.optim.routing import build_optimizers
 from pgolf.recipes import get_recipe
 from pgolf.runtime.dist import init_runtime
@@ -49,8 +50,8 @@ def step_table(data: Path, steps: int) -> None:
         for prefetch in (True, False):
             c = override(cfg, {"data.loader": kind})
             model = build_model(c, rt)
-            opts, _ = build_optimizers(model, c)
-            loader = Timed(build_loader(c, rt, prefetch=prefetch))
+            opts, _ = build_optimizers(model, c.optim, c.model.tie_embeddings)
+            loader = Timed(build_loader(c.data, c.model.vocab_size, c.train.seed, rt, prefetch=prefetch))
             step = make_step_fn(model, None, opts, loader, c, rt, t.grad_accum, list(model.parameters()))
             for i in range(3):
                 step(i, 1.0)

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 
         gcfg = override(base, {"quant.gptq.calibration": "generated", "quant.gptq.batches": 4,
                                "quant.gptq.gen_seq_len": T})
-        hessians = calibrate(model, gcfg, None, torch.device("cpu"))
+        hessians = calibrate(model, gcfg.quant.gptq, None, torch.device("cpu"), batch_tokens=gcfg.train.batch_tokens, seq_len=gcfg.train.seq_len, seed=gcfg.train.seed)
     rows = []
     for pol in a.policies:
         none_bpb = none_bytes = None
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 cfg = override(cfg, {f"quant.lqer.{k}": v for k, v in lq.items()})
             t0 = time.perf_counter()
             lines: list[str] = []
-            blob, info, deq = encode_model(state, cfg, hessians, log=lines.append)
+            blob, info, deq = encode_model(state, cfg.model, cfg.quant, cfg.artifact, hessians, log=lines.append)
             for line in lines if tag == "r4 top3 g64" else []:
                 print(f"#   {pol}: {line}", file=sys.stderr)
             enc_s = time.perf_counter() - t0

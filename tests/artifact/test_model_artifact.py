@@ -35,20 +35,20 @@ def _model(policy="pr1473", storage="rans", codec="lzma"):
 @pytest.mark.parametrize("policy", ["pr1473", "pr295"])
 def test_round_trip_logits_identical(tmp_path, storage, policy):
     m, cfg = _model(policy, storage)
-    info, deq = export_model(m, cfg, tmp_path / "m.pga")
+    info, deq = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     ref = GPT(cfg.model)
     ref.load_state_dict(deq)
     loaded, rinfo = load_model(tmp_path / "m.pga")
     idx = torch.randint(0, 128, (2, 16))
     assert torch.equal(loaded.logits(idx), ref.logits(idx))
     assert rinfo["file_bytes"] == info["model_bytes"] and rinfo["decompress_seconds"] >= 0
-    assert encode_model(m.state_dict(), cfg)[0] == (tmp_path / "m.pga").read_bytes()  # deterministic
+    assert encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[0] == (tmp_path / "m.pga").read_bytes()  # deterministic
 
 
 def test_rans_storage_is_smaller_than_int8_containers():
     m, cfg = _model(storage="int8")
-    a = encode_model(m.state_dict(), cfg)[1]["model_bytes"]
-    b = encode_model(m.state_dict(), override(cfg, {"artifact.storage": "rans"}))[1]["model_bytes"]
+    a = encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[1]["model_bytes"]
+    b = encode_model(m.state_dict(), cfg.model, cfg.quant, override(cfg, {"artifact.storage": "rans"}).artifact)[1]["model_bytes"]
     assert b < a
 
 
@@ -59,7 +59,7 @@ def test_pickle_and_truncated_artifacts_are_refused(tmp_path):
     (tmp_path / "p.pt").write_bytes(buf.getvalue())
     with pytest.raises(PgolfError, match="not a pgolf artifact"):
         load_model(tmp_path / "p.pt")
-    export_model(m, cfg, tmp_path / "m.pga")
+    export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     data = (tmp_path / "m.pga").read_bytes()
     for cut in (len(data) - 1, len(data) // 2, 5):
         (tmp_path / "t.pga").write_bytes(data[:cut])
@@ -84,7 +84,7 @@ def test_brotli_and_auto(monkeypatch):
 
 def test_size_cli_breakdown_and_budget(tmp_path, capsys):
     m, cfg = _model(storage="rans", codec="brotli")
-    info, _ = export_model(m, cfg, tmp_path / "m.pga")
+    info, _ = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     b = breakdown(tmp_path / "m.pga")
     g = b["groups"]
     n_params = sum(p.numel() for p in m.parameters())

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from pgolf.artifact.bundle import build
-from pgolf.artifact.records import FinishedRun, Meta, choose_track, export, write_folder
 from pgolf.cli import main
 from pgolf.config import Config, from_dict, override, to_dict
 from pgolf.errors import PgolfError
+from pgolf.records.folder import FinishedRun, Meta, choose_track, export, write_folder
 
 CHALLENGE_DATA = {"data.path": "data/datasets/fineweb10B_sp1024",
                   "data.tokenizer": "data/tokenizers/fineweb_1024_bpe.model", "train.device": "auto"}

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from pgolf.data.loader import DistributedTokenLoader, build_loader
+from pgolf.data.loader import DistributedTokenLoader
 from pgolf.data.packed import PackedLoader, segment_boundaries
 from pgolf.data.shards import write_shard
 from pgolf.data.shuffled import ShuffledLoader
+from pgolf.data.train_loader import build_loader
 from pgolf.errors import PgolfError
 
 CPU = torch.device("cpu")
@@ -175,7 +176,8 @@ def test_build_loader_follows_the_config(tiny_cfg):
 
     rt = init_runtime("cpu")
     for kind, cls in (("sequential", DistributedTokenLoader), ("shuffled", ShuffledLoader), ("packed", PackedLoader)):
-        ld = build_loader(override(tiny_cfg, {"data.loader": kind}), rt, prefetch=False)
+        c = override(tiny_cfg, {"data.loader": kind})
+        ld = build_loader(c.data, c.model.vocab_size, c.train.seed, rt, prefetch=False)
         assert type(ld) is cls and kind in ld.describe()
     with pytest.raises(PgolfError, match="data.loader"):
         override(tiny_cfg, {"data.loader": "random"})

@@ -33,7 +33,7 @@ def artifact(tmp_path_factory, shard_dir, tokenizer_path):
         for p in model.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     path = tmp_path_factory.mktemp("art") / "m.pga"
-    export_model(model, cfg, path)
+    export_model(model, cfg.model, cfg.quant, cfg.artifact, path)
     return path
 
 

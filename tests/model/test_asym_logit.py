@@ -59,7 +59,7 @@ def test_training_never_touches_the_caps():
     asym = build(ASYM)
     assert asym.ttt_only_names() == TTT_ONLY and build(PLAIN).ttt_only_names() == ()
     assert not asym.softcap_pos.requires_grad and not asym.softcap_neg.requires_grad
-    routed = [n for items in route(asym, TABLES["baseline"](None)).values() for n, _ in items]
+    routed = [n for items in route(asym, TABLES["baseline"]()).values() for n, _ in items]
     assert not set(TTT_ONLY) & set(routed)
     with torch.no_grad():
         asym.softcap_pos.fill_(3.0)  # training's objective uses the symmetric cap whatever the caps hold

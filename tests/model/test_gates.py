@@ -102,7 +102,7 @@ def test_routing_sends_the_gates_to_scalar_adam(routing):
     from pgolf.optim.routing import TABLES, route
 
     cfg = override(Config(), {"optim.routing": routing, "model": override(PLAIN, {**SPARSE, **GATED})})
-    groups = route(GPT(cfg.model), TABLES[routing](cfg))
+    groups = route(GPT(cfg.model), TABLES[routing]())
     scalar = {n for n, _ in groups["scalar"]}
     assert {f"blocks.{i}.attn.attn_gate_w" for i in range(4)} | {"smear.gate_w", "smear.lam"} <= scalar
 
@@ -113,11 +113,11 @@ def test_sparse_gate_is_exported_int8_per_row_and_kept_fp32_in_training():
 
     for table in ("baseline", "pr198", "pr295", "pr443", "pr601", "pr1473"):
         cfg = override(Config(), {"quant.policy": table, "model": override(PLAIN, SPARSE)})
-        rule = policy_for(cfg).rule_for("blocks.0.attn.attn_gate_w", torch.zeros(4, 12))
+        rule = policy_for(cfg.quant, cfg.model.num_layers).rule_for("blocks.0.attn.attn_gate_w", torch.zeros(4, 12))
         assert (rule.action, rule.bits, rule.clip) == ("int", 8, "absmax")
     model = randomized(GPT(cfg.model))
     sd = model.state_dict()
-    q, meta = quantize_state_dict(sd, policy_for(cfg))
+    q, meta = quantize_state_dict(sd, policy_for(cfg.quant, cfg.model.num_layers))
     back = dequantize_state_dict(q, meta)
     w, wq = sd["blocks.0.attn.attn_gate_w"], back["blocks.0.attn.attn_gate_w"]
     step = w.abs().amax(1, keepdim=True) / 127  # one scale per head row

@@ -98,7 +98,7 @@ def test_causal():
 
 
 def test_routed_as_scalar_control_and_config_check():
-    groups = route(build(GATED), TABLES["baseline"](None))
+    groups = route(build(GATED), TABLES["baseline"]())
     assert "skip_gates" in [n for n, _ in groups["scalar"]]
     with pytest.raises(PgolfError, match="model.skip_gates"):
         validate(override(Config(), {"model.skip_gates": "on", "model.unet_skips": False}))

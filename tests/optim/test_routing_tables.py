@@ -131,7 +131,7 @@ def test_groups_carry_the_seeds_hyperparameters(seed, head_wd):
                               "optim.tied_embed_lr": 0.035, "optim.adam_wd": 0.04, "optim.muon_wd": 0.04,
                               "model.tie_embeddings": False})
     model = seed_model(seed, tied=False)
-    opts, groups = build_optimizers(model, cfg)
+    opts, groups = build_optimizers(model, cfg.optim, cfg.model.tie_embeddings)
     by = {o.pgolf_group: o for o in opts}
     assert isinstance(by["muon"], Muon) and by["muon"].param_groups[0]["weight_decay"] == 0.04
     assert type(by["scalar"]) is torch.optim.AdamW and by["scalar"].param_groups[0]["lr"] == 0.025
@@ -140,7 +140,7 @@ def test_groups_carry_the_seeds_hyperparameters(seed, head_wd):
     head = by["head"]
     assert (type(head) is torch.optim.AdamW and head.param_groups[0]["weight_decay"] == head_wd) if head_wd \
         else type(head) is torch.optim.Adam
-    lines = describe_groups(groups, cfg)
+    lines = describe_groups(groups, cfg.optim, cfg.model.tie_embeddings)
     assert lines[0] == f"routing table {seed} (first match wins):" and any(s.startswith("  group muon: muon lr 0.025") for s in lines)
 
 
@@ -169,5 +169,5 @@ def test_recipe_models_route_as_the_seeds_did(seed):
     assert cfg.optim.routing == seed
     with torch.device("meta"):
         model = GPT(cfg.model)
-    got = {k: {n for n, _ in v} for k, v in route(model, TABLES[cfg.optim.routing](cfg)).items()}
+    got = {k: {n for n, _ in v} for k, v in route(model, TABLES[cfg.optim.routing]()).items()}
     assert got == seeds_own_groups(model, seed)

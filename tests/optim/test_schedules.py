@@ -9,6 +9,17 @@ from pgolf.errors import PgolfError
 from pgolf.optim.schedule import lr_scale, muon_momentum, progress, wd_scale
 
 
+def _sched(cfg, with_block=True):
+    """The schedule functions' explicit arguments from a whole config: (block,) iterations, wallclock cap."""
+    budget = (cfg.train.iterations, cfg.train.max_wallclock_seconds)
+    return (cfg.schedule, *budget) if with_block else budget
+
+
+def _mom(cfg):
+    o = cfg.optim
+    return o.muon_momentum, o.muon_momentum_warmup_start, o.muon_momentum_warmup_steps
+
+
 def seed_wallclock(step, elapsed_ms, warmdown_iters, cap_ms):
     """#198/#295/#443/#1473 lr_mul with a wallclock cap (SPEC_SEEDS.md §1.4)."""
     step_ms = elapsed_ms / max(step, 1)
@@ -34,7 +45,7 @@ def taper_1729(frac, start, final_mult):
                                           (7500, 600.0), (7600, 612.0)])
 def test_wallclock_warmdown_is_the_seeds_formula(step, elapsed):
     cfg = override(Config(), {"schedule.warmdown_iters": 3000, "train.iterations": 9000})
-    assert lr_scale(step, elapsed, cfg) == pytest.approx(seed_wallclock(step, 1000 * elapsed, 3000, 600_000))
+    assert lr_scale(step, elapsed, *_sched(cfg)) == pytest.approx(seed_wallclock(step, 1000 * elapsed, 3000, 600_000))
 
 
 def test_fraction_warmdown_and_min_lr_are_1787s():
@@ -42,32 +53,32 @@ def test_fraction_warmdown_and_min_lr_are_1787s():
                               "schedule.min_lr": 0.1, "train.iterations": 20_000})
     for elapsed in (0.0, 60.0, 90.0, 300.0, 500.0, 580.0, 600.0, 650.0):
         frac = elapsed / 600.0
-        assert lr_scale(10, elapsed, cfg) == pytest.approx(frontier_lr(frac, 0.85, 0.1))
+        assert lr_scale(10, elapsed, *_sched(cfg)) == pytest.approx(frontier_lr(frac, 0.85, 0.1))
     # without a cap, progress is step/iterations
     it = override(cfg, {"train.max_wallclock_seconds": 0})
-    assert progress(5000, 1e9, it) == 0.25
-    assert lr_scale(15_000, 1e9, it) == pytest.approx(frontier_lr(0.75, 0.85, 0.1))
+    assert progress(5000, 1e9, *_sched(it, False)) == 0.25
+    assert lr_scale(15_000, 1e9, *_sched(it)) == pytest.approx(frontier_lr(0.75, 0.85, 0.1))
 
 
 def test_progress_is_the_binding_budget():
     cfg = override(Config(), {"train.iterations": 1000, "train.max_wallclock_seconds": 100.0})
-    assert progress(100, 50.0, cfg) == 0.5  # time binds
-    assert progress(800, 50.0, cfg) == 0.8  # steps bind
+    assert progress(100, 50.0, *_sched(cfg, False)) == 0.5  # time binds
+    assert progress(800, 50.0, *_sched(cfg, False)) == 0.8  # steps bind
 
 
 def test_min_lr_floors_the_seed_warmdowns_too():
     cfg = override(Config(), {"train.max_wallclock_seconds": 0, "train.iterations": 100,
                               "schedule.warmdown_iters": 50, "schedule.min_lr": 0.2})
-    assert lr_scale(60, 0, cfg) == pytest.approx(0.8)
-    assert lr_scale(95, 0, cfg) == pytest.approx(0.2)
-    assert lr_scale(40, 0, cfg) == 1.0
+    assert lr_scale(60, 0, *_sched(cfg)) == pytest.approx(0.8)
+    assert lr_scale(95, 0, *_sched(cfg)) == pytest.approx(0.2)
+    assert lr_scale(40, 0, *_sched(cfg)) == 1.0
 
 
 def test_wd_taper_is_1729s():
     cfg = override(Config(), {"schedule.wd_taper": "on", "train.max_wallclock_seconds": 600.0})
     for elapsed in (0.0, 400.0, 420.0, 500.0, 599.0, 600.0, 700.0):
-        assert wd_scale(1, elapsed, cfg) == pytest.approx(taper_1729(elapsed / 600, 0.7, 0.5))
-    assert wd_scale(1, 599.0, Config()) == 1.0  # no block, no taper
+        assert wd_scale(1, elapsed, cfg.schedule.wd_taper, *_sched(cfg, False)) == pytest.approx(taper_1729(elapsed / 600, 0.7, 0.5))
+    assert wd_scale(1, 599.0, Config().schedule.wd_taper, *_sched(Config(), False)) == 1.0  # no block, no taper
 
 
 def test_momentum_warmup_of_the_seeds():
@@ -75,7 +86,7 @@ def test_momentum_warmup_of_the_seeds():
                               "optim.muon_momentum_warmup_steps": 1500})
     for step in (0, 1, 750, 1499, 1500, 9000):
         f = min(step / 1500, 1.0)
-        assert muon_momentum(step, cfg) == pytest.approx((1 - f) * 0.92 + f * 0.99)
+        assert muon_momentum(step, *_mom(cfg)) == pytest.approx((1 - f) * 0.92 + f * 0.99)
 
 
 def test_schedule_fields_are_validated():

@@ -117,7 +117,7 @@ def test_awq_artifact_round_trip_and_size(tiny_model, tmp_path, lqer):
     cfg, model, H = tiny_model
     if lqer:
         cfg = override(cfg, {"quant.lqer.top_k": 2, "quant.lqer.rank": 2})
-    blob, info, deq = encode_model(model.state_dict(), cfg, H)
+    blob, info, deq = encode_model(model.state_dict(), cfg.model, cfg.quant, cfg.artifact, H)
     (tmp_path / "m.pgolf").write_bytes(blob)
     _, state, _ = load_artifact(tmp_path / "m.pgolf")
     assert set(state) == set(deq) and all(torch.equal(state[k], deq[k]) for k in deq)

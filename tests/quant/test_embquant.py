@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from pgolf.artifact.model_file import encode_model, load_artifact, quantize_model_state
+from pgolf.artifact.model_file import encode_model, load_artifact
 from pgolf.config import Config, override, validate
 from pgolf.data.shards import load_split
 from pgolf.errors import PgolfError
 from pgolf.model.gpt import GPT
 from pgolf.quant.calibrate import collect_hessians
+from pgolf.quant.pipeline import quantize_model_state
 from pgolf.quant.policy import dequantize_state_dict, policy_for, spec_of
 from pgolf.quant.rtn import dequantize, quantize
 
@@ -77,12 +78,12 @@ def test_gptq_embedding_beats_rtn_on_lm_head_output(trained):
     sd = model.state_dict()
     H_on = collect_hessians(model, calib, embeddings=True)
     H_off = {k: v for k, v in H_on.items() if k != "tok_emb.weight"}
-    t_on, m_on = quantize_model_state(sd, cfg, H_on)
-    t_off, m_off = quantize_model_state(sd, cfg, H_off)
+    t_on, m_on = quantize_model_state(sd, cfg.quant, cfg.model.num_layers, H_on)
+    t_off, m_off = quantize_model_state(sd, cfg.quant, cfg.model.num_layers, H_off)
     assert (m_on["tok_emb.weight"]["method"], m_off["tok_emb.weight"]["method"]) == ("gptq", "sdclip")
     assert m_on["tok_emb.weight"]["bits"] == 7
     # off: the embedding is exactly the rule's RTN, and nothing else moved
-    rule = policy_for(cfg).rule_for("tok_emb.weight", sd["tok_emb.weight"])
+    rule = policy_for(cfg.quant, cfg.model.num_layers).rule_for("tok_emb.weight", sd["tok_emb.weight"])
     q_rtn, s_rtn = quantize(sd["tok_emb.weight"], spec_of(rule))
     assert torch.equal(t_off["tok_emb.weight"], q_rtn) and torch.equal(t_off["tok_emb.weight.scale"], s_rtn)
     assert all(torch.equal(t_on[k], t_off[k]) for k in t_on if not k.startswith("tok_emb."))
@@ -101,11 +102,11 @@ def test_gptq_embedding_beats_rtn_on_lm_head_output(trained):
 def test_gptq_embedding_artifact_round_trip_is_exact(trained, tmp_path):
     cfg, model, calib = trained
     H = collect_hessians(model, calib, embeddings=True)
-    blob, info, deq = encode_model(model.state_dict(), cfg, H)
+    blob, info, deq = encode_model(model.state_dict(), cfg.model, cfg.quant, cfg.artifact, H)
     (tmp_path / "m.pgolf").write_bytes(blob)
     mcfg, state, _ = load_artifact(tmp_path / "m.pgolf")
     assert set(state) == set(deq) and all(torch.equal(state[k], deq[k]) for k in deq)
-    tensors, meta = quantize_model_state(model.state_dict(), cfg, H)
+    tensors, meta = quantize_model_state(model.state_dict(), cfg.quant, cfg.model.num_layers, H)
     assert torch.equal(dequantize_state_dict(tensors, meta)["tok_emb.weight"], state["tok_emb.weight"])
 
 
@@ -115,7 +116,7 @@ def test_pr1855_table_covers_full_size_pr1473_model():
     cfg = override(get_recipe("pr1473").build(), {"quant.policy": "pr1855"})
     with torch.device("meta"):
         sd = GPT(cfg.model).state_dict()
-    pol = policy_for(cfg)
+    pol = policy_for(cfg.quant, cfg.model.num_layers)
     pol.check_covers(sd)
     big = {n for n, t in sd.items() if t.numel() > 65_536}
     assert {"tok_emb.weight", "blocks.0.mlp.fc.weight", "blocks.10.attn.c_q.weight"} <= big
@@ -135,7 +136,7 @@ def test_int7_sdclip_grid():
     g = torch.Generator().manual_seed(0)
     w = torch.randn(64, 512, generator=g) * 0.02
     w[3, 5] = 1.0  # beyond k·std (a z of ≤ √511 ≈ 22.6 is possible in 512 columns): clipped
-    rule = policy_for(override(Config(), {"quant.policy": "pr1855"})).rule_for("tok_emb.weight",
+    rule = policy_for(override(Config(), {"quant.policy": "pr1855"}).quant, 9).rule_for("tok_emb.weight",
                                                                               torch.empty(8192, 512, device="meta"))
     q, s = quantize(w, spec_of(rule))
     ref = (14.0 * w.std(dim=1, unbiased=False) / 63).to(torch.float16)

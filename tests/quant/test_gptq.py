@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from pgolf.artifact.model_file import quantize_model_state
 from pgolf.config import GPTQConfig, override
 from pgolf.data.shards import load_split
 from pgolf.model.gpt import GPT
 from pgolf.quant.calibrate import collect_hessians
 from pgolf.quant.gptq import gptq_quantize
+from pgolf.quant.pipeline import quantize_model_state
 from pgolf.quant.policy import dequantize_state_dict
 from pgolf.quant.rtn import IntSpec, dequantize, quantize_rows
 
@@ -140,7 +140,7 @@ def test_gptq_int6_round_trip_beats_rtn_on_trained_tiny(trained):
     cfg = override(cfg, {"quant.gptq.block_size": 32})
     losses = {}
     for name, hess in (("rtn", None), ("gptq", H)):
-        tensors, meta = quantize_model_state(model.state_dict(), cfg, hess)
+        tensors, meta = quantize_model_state(model.state_dict(), cfg.quant, cfg.model.num_layers, hess)
         assert {m["bits"] for n, m in meta.items() if ".mlp." in n} == {6}
         assert all(m["method"] == ("gptq" if hess else "search_tensor") for n, m in meta.items() if ".mlp." in n)
         m2 = GPT(cfg.model)

@@ -144,8 +144,8 @@ def _state(seed: int = 4) -> dict[str, torch.Tensor]:
 def test_artifact_round_trip_is_exact_and_deterministic(storage, tmp_path):
     cfg = _cfg(storage, b_group=32)
     lines: list[str] = []
-    blob, info, deq = encode_model(_state(), cfg, log=lines.append)
-    assert blob == encode_model(_state(), cfg)[0]
+    blob, info, deq = encode_model(_state(), cfg.model, cfg.quant, cfg.artifact, log=lines.append)
+    assert blob == encode_model(_state(), cfg.model, cfg.quant, cfg.artifact)[0]
     path = tmp_path / "m.pga"
     path.write_bytes(blob)
     _, state, _ = load_artifact(path)
@@ -162,7 +162,8 @@ def test_artifact_round_trip_is_exact_and_deterministic(storage, tmp_path):
     b = breakdown(path)["groups"]["lqer"]
     assert b["arrays"] == 12 and b["values"] == sum(arrays[n + x].numel() for n in fixed for x in lqer.SUFFIXES)
     no = _cfg(storage, b_group=32)
-    plain = encode_model(_state(), override(no, {"quant.lqer": "none"}))[2]
+    off = override(no, {"quant.lqer": "none"})
+    plain = encode_model(_state(), off.model, off.quant, off.artifact)[2]
     for n in fixed:  # the corrected weights are closer to the originals than the plain quantization
         assert (deq[n] - _state()[n]).norm() < (plain[n] - _state()[n]).norm()
     for n in set(deq) - set(fixed):
@@ -173,7 +174,7 @@ def test_inconsistent_factors_are_a_one_line_error(tmp_path):
     from pgolf.artifact.pack import encode_file
 
     cfg = _cfg("int8")
-    blob = encode_model(_state(), cfg)[0]
+    blob = encode_model(_state(), cfg.model, cfg.quant, cfg.artifact)[0]
     arrays, meta = unpack(decompress(blob[4:], "zlib"))
     n = next(k for k, i in meta["tensors"].items() if i.get("lqer"))
     arrays[n + ".lqer_b"] = arrays[n + ".lqer_b"][:, :-1].contiguous()

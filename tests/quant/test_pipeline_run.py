@@ -38,13 +38,13 @@ def test_generated_calibration_hooks_every_casted_linear(tiny_cfg):
     torch.manual_seed(0)
     model = GPT(cfg.model)
     lines = []
-    H = calibrate(model, cfg, None, torch.device("cpu"), lines.append)
+    H = calibrate(model, cfg.quant.gptq, None, torch.device("cpu"), lines.append, batch_tokens=cfg.train.batch_tokens, seq_len=cfg.train.seq_len, seed=cfg.train.seed)
     linears = {n for n, p in model.named_parameters() if n.endswith(".weight") and n != "tok_emb.weight"}
     assert set(H) == linears and any("KV cache" in s for s in lines)
     d = cfg.model.model_dim
     h = H["blocks.0.attn.c_q.weight"]
     assert h.shape == (d, d) and torch.allclose(h, h.T) and torch.all(h.diagonal() > 0)
-    assert calibrate(model, override(cfg, {"quant.gptq": "none"}), None, torch.device("cpu")) is None
+    assert calibrate(model, None, None, torch.device("cpu"), batch_tokens=cfg.train.batch_tokens, seq_len=cfg.train.seq_len, seed=cfg.train.seed) is None
 
 
 def test_run_with_embedding_gptq_and_awq(tiny_cfg, tmp_path, capsys):

@@ -31,7 +31,7 @@ def seed_state(L: int, mlp_hidden: int, bigram=(2048, 128), ve=False, backout=Fa
 
 
 def table(policy: str, sd, L: int) -> dict[str, str]:
-    pol = policy_for(override(Config(), {"quant.policy": policy, "model.num_layers": L}))
+    pol = policy_for(override(Config(), {"quant.policy": policy}).quant, L)
     pol.check_covers(sd)
     out = {}
     for n, t in sd.items():
@@ -53,7 +53,7 @@ def test_pr1473_table():
         for m in ("attn.c_q", "attn.c_k", "attn.c_v", "attn.proj", "mlp.fc", "mlp.proj"):
             assert t[f"blocks.{i}.{m}.weight"] == "int6"
     assert all(t[c] == "fp16" for c in (*CONTROLS, "ve_layer_scales.0", "ve_shared.scale"))
-    r = policy_for(override(Config(), {"quant.policy": "pr1473"})).rule_for("blocks.0.mlp.fc.weight", sd["blocks.0.mlp.fc.weight"])
+    r = policy_for(override(Config(), {"quant.policy": "pr1473"}).quant, 9).rule_for("blocks.0.mlp.fc.weight", sd["blocks.0.mlp.fc.weight"])
     assert (r.floor, r.neg_extra, r.clip) == (True, False, "search_tensor")  # [−31, 31], floor 1/31
 
 
@@ -63,7 +63,7 @@ def test_pr198_table():
     assert t["tok_emb.weight"] == "int8" and t["bigram.embed.weight"] == "int8" and t["bigram.proj.weight"] == "fp16"
     assert t["blocks.10.attn.c_k.weight"] == "int6" and t["blocks.3.mlp.proj.weight"] == "int6"
     assert all(t[c] == "fp16" for c in CONTROLS)  # the size gate is checked before the control patterns
-    r = policy_for(override(Config(), {"quant.policy": "pr198"})).rule_for("blocks.0.attn.c_q.weight", sd["blocks.0.attn.c_q.weight"])
+    r = policy_for(override(Config(), {"quant.policy": "pr198"}).quant, 9).rule_for("blocks.0.attn.c_q.weight", sd["blocks.0.attn.c_q.weight"])
     assert (r.floor, r.neg_extra, r.clip) == (True, True, "absmax")  # [−32, 31], floor 1/31
 
 
@@ -83,6 +83,8 @@ def test_pr443_table():
     assert t["tok_emb.weight"] == "fp16" and t["blocks.8.attn.c_k.weight"] == "fp16"
     assert t["blocks.9.attn.c_k.weight"] == "int6" and t["blocks.2.mlp.proj.weight"] == "int5"
     assert t["bigram.proj.weight"] == "int6" and t["bigram.embed.weight"] == "int6"  # no size gate in #443
+    small = table("pr443", seed_state(4, 1536, bigram=(10240, 128)), 4)  # the same row at another depth
+    assert small["blocks.2.attn.c_k.weight"] == "fp16" and small["blocks.3.attn.c_k.weight"] == "int6"
 
 
 def test_pr601_table():
@@ -98,11 +100,11 @@ def test_baseline_table_and_bits_for():
     t = table("baseline", sd, 9)
     assert t["tok_emb.weight"] == "int8" and t["blocks.0.attn.c_q.weight"] == "int8"
     assert t["blocks.0.attn_scale"] == "fp32" and t["smear.gate"] == "fp16"
-    assert bits_for("blocks.0.mlp.fc.weight", sd["blocks.0.mlp.fc.weight"]) == 8
+    assert bits_for("blocks.0.mlp.fc.weight", sd["blocks.0.mlp.fc.weight"], Config().quant, 9) == 8
     cfg = override(Config(), {"quant.policy": "pr295", "model.num_layers": 10})
-    assert bits_for("blocks.0.mlp.fc.weight", sd["blocks.0.mlp.fc.weight"], cfg) == 5
-    assert bits_for("tok_emb.weight", sd["tok_emb.weight"], cfg) is None
-    assert bits_for("step", torch.zeros((), dtype=torch.int64), cfg) is None
+    assert bits_for("blocks.0.mlp.fc.weight", sd["blocks.0.mlp.fc.weight"], cfg.quant, cfg.model.num_layers) == 5
+    assert bits_for("tok_emb.weight", sd["tok_emb.weight"], cfg.quant, cfg.model.num_layers) is None
+    assert bits_for("step", torch.zeros((), dtype=torch.int64), cfg.quant, cfg.model.num_layers) is None
 
 
 def test_coverage_is_asserted_and_first_match_wins():
@@ -115,7 +117,7 @@ def test_coverage_is_asserted_and_first_match_wins():
     assert meta["blocks.0.w"]["bits"] == 4 and meta["x.weight"]["kind"] == "fp16"
     # quant.rules are checked before the named table
     cfg = override(Config(), {"quant.rules": [{"pattern": "tok_emb.weight", "action": "fp32"}]})
-    assert policy_for(cfg).bits_for("tok_emb.weight", torch.empty(1024, 512, device="meta")) is None
+    assert policy_for(cfg.quant, cfg.model.num_layers).bits_for("tok_emb.weight", torch.empty(1024, 512, device="meta")) is None
 
 
 def test_rules_survive_config_round_trip_and_are_validated():
@@ -133,7 +135,7 @@ def test_rules_survive_config_round_trip_and_are_validated():
 def test_state_round_trip_restores_dtypes_and_shapes():
     sd = {"a.weight": torch.randn(40, 30), "b": torch.randn(5).bfloat16(), "c": torch.arange(3), "d": torch.randn(2, 2)}
     q = QuantConfig(keep_float_max_numel=10)
-    tensors, meta = quantize_state_dict(sd, q)
+    tensors, meta = quantize_state_dict(sd, policy_for(q, 1))  # the baseline table has no depth-dependent row
     out = dequantize_state_dict(tensors, meta)
     assert out["b"].dtype == torch.bfloat16 and torch.equal(out["c"], sd["c"]) and out["a.weight"].shape == (40, 30)
     assert meta["a.weight"]["kind"] == "int" and meta["b"]["kind"] == "fp16" and meta["c"]["kind"] == "exact"

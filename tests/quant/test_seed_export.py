@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pgolf.artifact.model_file import quantize_model_state
 from pgolf.config import override
 from pgolf.model.gpt import GPT
+from pgolf.quant.pipeline import quantize_model_state
 from pgolf.quant.policy import policy_for
 from pgolf.recipes import get_recipe, tiny
 from pgolf.train.qat import QATConfig, build_qat
@@ -37,7 +37,7 @@ def test_recipe_export_as_run(name):
 
 
 def _kinds(cfg, sd):
-    pol = policy_for(cfg)
+    pol = policy_for(cfg.quant, cfg.model.num_layers)
     out = {}
     for n, t in sd.items():
         r = pol.rule_for(n, t)
@@ -72,9 +72,9 @@ def test_qat_widths_are_the_exporters_own(name):
     cfg = override(tiny(get_recipe(name).build()), {"model.vocab_size": 64, "train.qat.bits": ()})
     torch.manual_seed(0)
     model = GPT(cfg.model)
-    qat = build_qat(model, QATConfig(), cfg.quant)
+    qat = build_qat(model, QATConfig(), cfg.quant, cfg.model.num_layers)
     targets = {n: b for n, _, b in qat.targets}
-    _, meta = quantize_model_state(model.state_dict(), cfg)
+    _, meta = quantize_model_state(model.state_dict(), cfg.quant, cfg.model.num_layers)
     exported = {n: m["bits"] for n, m in meta.items() if m["kind"] == "int" and model.get_parameter(n).ndim >= 2}
     assert targets == exported and targets
     if name == "pr601":
@@ -90,5 +90,5 @@ def test_small_fp16_gate_scales_with_tiny(name):
     from pgolf.quant.tables import GATE_RULES
 
     full, small = get_recipe(name).build(), tiny(get_recipe(name).build())
-    gate = [policy_for(c).rules[len(GATE_RULES)] for c in (full, small)]  # the seed table's first rule
+    gate = [policy_for(c.quant, c.model.num_layers).rules[len(GATE_RULES)] for c in (full, small)]  # the seed table's first rule
     assert [(g.pattern, g.action, g.max_numel) for g in gate] == [("*", "fp16", 8192), ("*", "fp16", 8192 // 16)]

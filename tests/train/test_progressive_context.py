@@ -11,7 +11,12 @@ from pgolf.errors import PgolfError
 from pgolf.model.features.recurrence import LoopSwitch
 from pgolf.recipes import tiny
 from pgolf.train.priming import priming_shapes
-from pgolf.train.progressive_context import ContextSchedule, ProgressiveContextConfig, parse_stages, seq_len_at
+from pgolf.train.progressive_context import (
+    ContextSchedule,
+    ProgressiveContextConfig,
+    parse_stages,
+    seq_len_at,
+)
 
 C2014 = ProgressiveContextConfig(("1024@0.100", "2048@0.700", "3072@1.000"), 32)  # train_seed42.log of #2014
 

@@ -73,9 +73,9 @@ def _gpt():
 
 def test_qat_forward_equals_the_rtn_dequantized_weights():
     model, qcfg = _gpt()
-    qat = build_qat(model, QATConfig(), qcfg)
+    qat = build_qat(model, QATConfig(), qcfg, len(model.blocks))
     names = {n for n, _, _ in qat.targets}
-    assert names == {n for n, p in model.named_parameters() if classify(n, p, qcfg) == "int8"} and len(names) >= 10
+    assert names == {n for n, p in model.named_parameters() if classify(n, p, qcfg, len(model.blocks)) == "int8"} and len(names) >= 10
     x = torch.randint(0, 64, (2, 16))
     with qat.applied():
         got = model.logits(x)
@@ -93,7 +93,7 @@ def test_qat_forward_equals_the_rtn_dequantized_weights():
 
 def test_ste_gradient_is_the_identity_and_weights_are_restored():
     model, qcfg = _gpt()
-    qat = build_qat(model, QATConfig(), qcfg)
+    qat = build_qat(model, QATConfig(), qcfg, len(model.blocks))
     x, y = torch.randint(0, 64, (2, 16)), torch.randint(0, 64, (2, 16))
     fp = {n: p.detach().clone() for n, p in model.named_parameters()}
     with qat.applied():
@@ -160,7 +160,7 @@ def test_qat_reaches_banked_weights():
 
 def test_late_switch_happens_once_below_the_threshold():
     model, qcfg = _gpt()
-    qat = build_qat(model, QATConfig(late_threshold=0.15), qcfg)
+    qat = build_qat(model, QATConfig(late_threshold=0.15), qcfg, len(model.blocks))
     assert not qat.active
     assert [qat.maybe_switch_on(s) for s in (1.0, 0.5, 0.15, 0.149, 0.1)] == [False, False, False, True, False]
     assert qat.active
@@ -173,7 +173,7 @@ def test_switching_qat_on_does_not_recompile_and_the_graph_sees_it():
     model, qcfg = _gpt()
     counter = CompileCounter()
     compiled = torch.compile(model, backend=counter, dynamic=False)
-    qat = build_qat(model, QATConfig(late_threshold=0.5), qcfg)
+    qat = build_qat(model, QATConfig(late_threshold=0.5), qcfg, len(model.blocks))
     x, y = torch.randint(0, 64, (2, 16)), torch.randint(0, 64, (2, 16))
     off = compiled(x, y).item()
     frames = counter.frame_count
@@ -187,7 +187,7 @@ def test_switching_qat_on_does_not_recompile_and_the_graph_sees_it():
 def test_policy_bits_follow_the_exporter_and_overrides_win():
     qcfg = QuantConfig(keep_float_max_numel=100)
     big, small = torch.zeros(20, 20), torch.zeros(5, 5)
-    bits = policy_bits(qcfg)
+    bits = policy_bits(qcfg, 9)
     assert bits("blocks.0.mlp.fc.weight", big) == 8 and bits("x", small) is None
     o = override_bits(("mlp=5", "attn=none"), bits)
     assert o("blocks.0.mlp.fc.weight", big) == 5 and o("blocks.0.attn.c_q.weight", big) is None
@@ -216,10 +216,10 @@ def test_export_rule_forward_is_the_exported_model_bit_for_bit(recipe):
             p.add_(torch.randn_like(p) * 0.05)
             if p.ndim == 2:
                 p[0, 0] = 0.7
-    qat = build_qat(model, QATConfig(scale="export"), cfg.quant)
+    qat = build_qat(model, QATConfig(scale="export"), cfg.quant, cfg.model.num_layers)
     assert qat.targets, recipe
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    tensors, meta = quantize_state_dict(state, policy_for(cfg, cfg.model.num_layers))
+    tensors, meta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers))
     exported = dequantize_state_dict(tensors, meta)
     with qat.applied():
         for name, p, bits in qat.targets:
@@ -227,6 +227,6 @@ def test_export_rule_forward_is_the_exported_model_bit_for_bit(recipe):
             assert torch.equal(p.detach(), exported[name]), name
     assert all(torch.equal(p.detach(), state[n]) for n, p, _ in qat.targets)  # restored after the swap
     # a different rule really gives a different forward (the check can fail)
-    other = build_qat(model, QATConfig(scale="absmax"), cfg.quant)
+    other = build_qat(model, QATConfig(scale="absmax"), cfg.quant, cfg.model.num_layers)
     with other.applied():
         assert any(not torch.equal(p.detach(), exported[n]) for n, p, _ in other.targets)

@@ -62,16 +62,16 @@ def test_int8_percentile_matches_naive_rowwise():
 
 def test_policy_classes():
     cfg = Config().quant
-    assert classify("blocks.0.attn_scale", torch.zeros(512), cfg) == "fp32"
-    assert classify("blocks.0.resid_mix", torch.zeros(2, 512), cfg) == "fp32"
-    assert classify("tok_emb.weight", torch.zeros(1024, 512), cfg) == "int8"
-    assert classify("small.weight", torch.zeros(256, 256), cfg) == "fp16"
-    assert classify("idx", torch.zeros(3, dtype=torch.int64), cfg) == "exact"
+    assert classify("blocks.0.attn_scale", torch.zeros(512), cfg, 9) == "fp32"
+    assert classify("blocks.0.resid_mix", torch.zeros(2, 512), cfg, 9) == "fp32"
+    assert classify("tok_emb.weight", torch.zeros(1024, 512), cfg, 9) == "int8"
+    assert classify("small.weight", torch.zeros(256, 256), cfg, 9) == "fp16"
+    assert classify("idx", torch.zeros(3, dtype=torch.int64), cfg, 9) == "exact"
 
 
 def test_round_trip_logits_equal_in_memory_dequantized(tmp_path):
     m, cfg = _model()
-    info, deq = export_model(m, cfg, tmp_path / "m.pga")
+    info, deq = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     ref = GPT(cfg.model)
     ref.load_state_dict(deq)
     loaded, rinfo = load_model(tmp_path / "m.pga")
@@ -85,14 +85,14 @@ def test_round_trip_logits_equal_in_memory_dequantized(tmp_path):
 
 def test_encoding_is_deterministic():
     m, cfg = _model()
-    assert encode_model(m.state_dict(), cfg)[0] == encode_model(m.state_dict(), cfg)[0]
+    assert encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[0] == encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[0]
 
 
 @pytest.mark.parametrize("codec", ["zlib", "zstd", "lzma", "auto"])
 def test_codecs_round_trip(tmp_path, codec):
     m, cfg = _model()
     cfg = override(cfg, {"artifact.codec": codec})
-    info, _ = export_model(m, cfg, tmp_path / "m.pga")
+    info, _ = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     loaded, rinfo = load_model(tmp_path / "m.pga")
     assert rinfo["codec"] == info["codec"] and (codec == "auto" or info["codec"] == codec)
 
@@ -109,7 +109,7 @@ def test_pickle_artifact_is_refused(tmp_path):
 
 def test_truncated_and_corrupt_artifacts_are_refused(tmp_path):
     m, cfg = _model()
-    export_model(m, cfg, tmp_path / "m.pga")
+    export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
     data = (tmp_path / "m.pga").read_bytes()
     (tmp_path / "t.pga").write_bytes(data[: len(data) // 2])
     with pytest.raises(PgolfError, match="truncated or corrupt"):
@@ -128,7 +128,7 @@ def test_wrong_config_in_artifact_is_refused(tmp_path):
     from pgolf.artifact.model_file import encode_model as enc
     from pgolf.artifact.pack import write_atomic
 
-    blob, _, _ = enc(m.state_dict(), bad)
+    blob, _, _ = enc(m.state_dict(), bad.model, bad.quant, bad.artifact)
     write_atomic(tmp_path / "bad.pga", blob)
     with pytest.raises(PgolfError, match="do not match the model config"):
         load_model(tmp_path / "bad.pga")

@@ -18,7 +18,7 @@ from pgolf.train.run import build_model
 def _setup(cfg):
     rt = init_runtime("cpu")
     model = build_model(cfg, rt)
-    opts, _ = build_optimizers(model, cfg)
+    opts, _ = build_optimizers(model, cfg.optim, cfg.model.tie_embeddings)
     loader = DistributedTokenLoader(Path(cfg.data.path), 0, 1, rt.device, cfg.model.vocab_size)
     step = make_step_fn(model, None, opts, loader, cfg, rt, 1, list(model.parameters()))
     return model, opts, loader, step

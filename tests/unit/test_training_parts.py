@@ -15,30 +15,41 @@ from pgolf.optim.routing import baseline_rules, route
 from pgolf.optim.schedule import lr_scale, muon_momentum
 
 
+def _sched(cfg, with_block=True):
+    """The schedule functions' explicit arguments from a whole config: (block,) iterations, wallclock cap."""
+    budget = (cfg.train.iterations, cfg.train.max_wallclock_seconds)
+    return (cfg.schedule, *budget) if with_block else budget
+
+
+def _mom(cfg):
+    o = cfg.optim
+    return o.muon_momentum, o.muon_momentum_warmup_start, o.muon_momentum_warmup_steps
+
+
 def test_wallclock_warmdown_formula():
     cfg = Config()  # warmdown 1200 steps, cap 600 s
     # 100 ms/step: warmdown lasts 120 s, starts at 480 s
-    assert lr_scale(4000, 400.0, cfg) == 1.0
-    assert lr_scale(5000, 500.0, cfg) == pytest.approx(100.0 / 120.0)
-    assert lr_scale(5900, 590.0, cfg) == pytest.approx(10.0 / 120.0)
-    assert lr_scale(6000, 600.0, cfg) == 0.0
-    assert lr_scale(7000, 700.0, cfg) == 0.0
+    assert lr_scale(4000, 400.0, *_sched(cfg)) == 1.0
+    assert lr_scale(5000, 500.0, *_sched(cfg)) == pytest.approx(100.0 / 120.0)
+    assert lr_scale(5900, 590.0, *_sched(cfg)) == pytest.approx(10.0 / 120.0)
+    assert lr_scale(6000, 600.0, *_sched(cfg)) == 0.0
+    assert lr_scale(7000, 700.0, *_sched(cfg)) == 0.0
 
 
 def test_iteration_warmdown_formula():
     cfg = override(Config(), {"train.max_wallclock_seconds": 0, "train.iterations": 9500,
                               "schedule.warmdown_iters": 3500})
-    assert lr_scale(5999, 1e9, cfg) == 1.0
-    assert lr_scale(6000, 0, cfg) == 1.0
-    assert lr_scale(8976, 0, cfg) == pytest.approx(524 / 3500) and lr_scale(8976, 0, cfg) < 0.15
-    assert lr_scale(8975, 0, cfg) == pytest.approx(0.15)  # #601's late QAT step (SPEC_SEEDS §1.4)
+    assert lr_scale(5999, 1e9, *_sched(cfg)) == 1.0
+    assert lr_scale(6000, 0, *_sched(cfg)) == 1.0
+    assert lr_scale(8976, 0, *_sched(cfg)) == pytest.approx(524 / 3500) and lr_scale(8976, 0, *_sched(cfg)) < 0.15
+    assert lr_scale(8975, 0, *_sched(cfg)) == pytest.approx(0.15)  # #601's late QAT step (SPEC_SEEDS §1.4)
 
 
 def test_momentum_warmup():
     cfg = Config()
-    assert muon_momentum(0, cfg) == pytest.approx(0.85)
-    assert muon_momentum(250, cfg) == pytest.approx(0.90)
-    assert muon_momentum(500, cfg) == pytest.approx(0.95) == muon_momentum(10_000, cfg)
+    assert muon_momentum(0, *_mom(cfg)) == pytest.approx(0.85)
+    assert muon_momentum(250, *_mom(cfg)) == pytest.approx(0.90)
+    assert muon_momentum(500, *_mom(cfg)) == pytest.approx(0.95) == muon_momentum(10_000, *_mom(cfg))
 
 
 @pytest.mark.parametrize("shape", [(64, 64), (128, 32), (32, 96)])
@@ -74,7 +85,7 @@ def test_routing_covers_every_parameter_once():
     cfg = override(Config(), {"model.tie_embeddings": False})
     with torch.device("meta"):
         model = GPT(cfg.model)
-    groups = route(model, baseline_rules(cfg))
+    groups = route(model, baseline_rules())
     names = [n for items in groups.values() for n, _ in items]
     assert sorted(names) == sorted(n for n, _ in model.named_parameters())
     assert {n for n, _ in groups["muon"]} == {n for n, p in model.named_parameters()

@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 import pgolf
-from pgolf.config import Config, to_dict
+from pgolf.coerce import to_dict
 
 ROOTS = ("pgolf.train.entry",)
 ENTRY = "pgolf.train.entry"  # defines run_bundled(config: dict, recipe: str, argv: list[str])
@@ -125,8 +125,9 @@ def _stub_payload(modules: dict[str, tuple[bool, str]], config: dict, recipe: st
     ])
 
 
-def build(cfg: Config, recipe: str, roots: tuple[str, ...] = ROOTS) -> bytes:
-    """The bytes of train_gpt.py for this config (see module docstring)."""
+def build(cfg, recipe: str, roots: tuple[str, ...] = ROOTS) -> bytes:
+    """The bytes of train_gpt.py for this config (see module docstring). `cfg` is the run's whole config tree (a
+    frozen dataclass, serialised by pgolf.coerce.to_dict; its artifact.code_wrap picks the wrapper)."""
     modules = {n: (is_pkg, minify(p.read_text(encoding="utf-8"))) for n, (p, is_pkg) in import_closure(roots).items()}
     payload = _stub_payload(modules, to_dict(cfg), recipe).encode("utf-8")
     packed = lzma.compress(payload, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=_LZMA_FILTERS)
@@ -155,7 +156,7 @@ def running_bundle() -> str | None:
     return getattr(main, BUNDLE_MARK, None) if getattr(pgolf, "__file__", None) is None else None
 
 
-def code_bytes_for(cfg: Config, recipe: str) -> tuple[int, str]:
+def code_bytes_for(cfg, recipe: str) -> tuple[int, str]:
     """(code bytes, method): the running bundle's own size, else the size of the bundle `build` makes for cfg."""
     here = running_bundle()
     if here is not None:

@@ -19,7 +19,7 @@ DEFAULT_LEVELS = {"zlib": 9, "zstd": 22, "lzma": 9, "brotli": 11}
 
 def _zstd():
     try:
-        import zstandard
+        import zstandard  # guarded import: a missing package is one clear line, not a traceback
     except ImportError:
         raise PgolfError("codec zstd: the `zstandard` package is not installed (pip install zstandard)") from None
     return zstandard
@@ -27,7 +27,7 @@ def _zstd():
 
 def _brotli():
     try:
-        import brotli
+        import brotli  # optional dependency (pgolf[brotli])
     except ImportError:
         raise PgolfError("codec brotli: the optional `brotli` package is not installed (pip install brotli)") from None
     return brotli

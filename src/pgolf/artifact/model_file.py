@@ -1,128 +1,94 @@
-"""Model ⇄ artifact file: prune, quantize by policy (RTN or GPTQ), ±1-prune to the budget, pack, compress; and the
-exact inverse back to a GPT.
+"""Model ⇄ artifact file: run the post-training pipeline (pgolf.quant.pipeline), pack, compress; and the exact
+inverse back to a GPT.
 
 The file stores the model config, the per-tensor quantization metadata and the storage layout next to the arrays,
-so `pgolf eval` rebuilds the model from the artifact alone. The post-training pipeline, in order:
-magnitude pruning (quant.prune) → quantization by the policy table, GPTQ where Hessians are given (quant.gptq; the
-tied embedding too with quant.gptq.embeddings; salient column groups at int8 with quant.awq) →
-selective ±1 pruning until code + model ≤ target (quant.selective_prune) → pack (artifact.storage) → codec.
+so `pgolf eval` rebuilds the model from the artifact alone. This module only serialises, compresses and counts:
+`encode_model` hands the state to `quantize_model_state` (prune → GPTQ/AWQ or RTN → LQER) and, with
+quant.selective_prune, to `prune_to_fit` with this module's encoder as the sizer, then packs (artifact.storage) and
+compresses (artifact.codec). Functions take the model, quant and artifact blocks explicitly.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from functools import partial
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
 import pgolf
-from pgolf.artifact.codecs import CODEC_IDS, compress_report
+from pgolf.artifact.codecs import CODEC_IDS, compress, compress_report
+from pgolf.artifact.config import ArtifactConfig
 from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, read_file, write_atomic
-from pgolf.config import Config, ModelConfig, from_dict, to_dict
+from pgolf.coerce import from_dict, to_dict
 from pgolf.errors import PgolfError
-from pgolf.quant.policy import dequantize_state_dict, policy_for, quantize_state_dict
-
-
-def quantize_model_state(state: Mapping[str, Tensor], cfg: Config, hessians: Mapping[str, Tensor] | None = None,
-                         log: Callable[[str], None] | None = None) -> tuple[dict[str, Tensor], dict[str, dict]]:
-    """GPTQ runs on the GPU when there is one (the log line says which device), else on the CPU."""
-    q = cfg.quant
-    if q.prune is not None:
-        from pgolf.quant.prune import magnitude_prune
-
-        state = magnitude_prune(state, q.prune)
-    gptq = None
-    if q.gptq is not None and hessians:
-        from pgolf.quant.gptq import gptq_quantize
-
-        dev = "cuda" if torch.cuda.is_available() else "cpu"
-        (log or (lambda m: None))(f"gptq: {len(hessians)} Hessians, quantizing on {dev}")
-        gptq = partial(gptq_quantize, cfg=q.gptq, device=dev)
-    policy = policy_for(cfg)
-    awq = None
-    if q.awq is not None and gptq is not None:
-        from pgolf.quant.awq import select
-
-        awq = (select(state, hessians, policy, q.awq), q.awq)
-        (log or (lambda m: None))(f"awq: int{q.awq.bits} groups of {q.awq.group} columns in "
-                                  f"{len(awq[0])} matrices ({q.awq.scope} top {q.awq.top_k})")
-    tensors, qmeta = quantize_state_dict(state, policy, hessians, gptq, awq)
-    if q.lqer is not None:
-        from pgolf.quant.lqer import apply_lqer
-
-        tensors, qmeta, _ = apply_lqer(state, tensors, qmeta, q.lqer, log)
-    return tensors, qmeta
+from pgolf.model.config import ModelConfig
+from pgolf.model.gpt import GPT
+from pgolf.quant.awq import awq_bits
+from pgolf.quant.config import QuantConfig
+from pgolf.quant.lqer import SUFFIXES, factor_bits
+from pgolf.quant.pipeline import prune_to_fit, quantize_model_state
+from pgolf.quant.policy import dequantize_state_dict
 
 
 def int_bits(qmeta: Mapping[str, dict]) -> dict[str, int]:
     """Array name → bit width of every int8 array holding N-bit values (quantized tensors and LQER factors)."""
-    from pgolf.quant.awq import awq_bits
-    from pgolf.quant.lqer import factor_bits
-
     return {**{n: i["bits"] for n, i in qmeta.items() if i.get("kind") == "int"}, **factor_bits(qmeta),
             **awq_bits(qmeta)}
 
 
-def file_meta(cfg: Config, qmeta: dict) -> dict:
-    return {"pgolf": pgolf.__version__, "model": to_dict(cfg.model), "tensors": qmeta,
-            "storage": cfg.artifact.storage}
+def file_meta(model: ModelConfig, qmeta: dict, storage: str) -> dict:
+    return {"pgolf": pgolf.__version__, "model": to_dict(model), "tensors": qmeta, "storage": storage}
 
 
-def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, cfg: Config) -> tuple[bytes, dict]:
-    a = cfg.artifact
+def encode_tensors(tensors: dict[str, Tensor], qmeta: dict, model: ModelConfig,
+                   a: ArtifactConfig) -> tuple[bytes, dict]:
     t0 = time.perf_counter()
-    payload = pack(tensors, file_meta(cfg, qmeta), a.storage, int_bits(qmeta))
+    payload = pack(tensors, file_meta(model, qmeta, a.storage), a.storage, int_bits(qmeta))
     codec, blob, sizes = compress_report(payload, a.codec, a.level)
     data = FILE_MAGIC + bytes([CODEC_IDS[codec]]) + blob
     return data, {"codec": codec, "model_bytes": len(data), "payload_bytes": len(payload), "storage": a.storage,
                   "codec_sizes": sizes, "encode_seconds": time.perf_counter() - t0}
 
 
-def encode_model(state: Mapping[str, Tensor], cfg: Config, hessians: Mapping[str, Tensor] | None = None,
-                 code_bytes: int = 0, log: Callable[[str], None] | None = None) -> tuple[bytes, dict, dict[str, Tensor]]:
+def encode_model(state: Mapping[str, Tensor], model: ModelConfig, quant: QuantConfig, artifact: ArtifactConfig,
+                 hessians: Mapping[str, Tensor] | None = None, code_bytes: int = 0,
+                 log: Callable[[str], None] | None = None) -> tuple[bytes, dict, dict[str, Tensor]]:
     """→ (file bytes, info, the dequantized state the file decodes to)."""
-    tensors, qmeta = quantize_model_state(state, cfg, hessians, log)
+    tensors, qmeta = quantize_model_state(state, quant, model.num_layers, hessians, log)
     info: dict = {}
-    sp = cfg.quant.selective_prune
-    if sp is not None:
-        from pgolf.quant.prune import selective_prune
-
-        target = sp.target_bytes or cfg.artifact.max_bytes
-        sizer = lambda ts: len(encode_tensors(ts, qmeta, cfg)[0]) + code_bytes
-        tensors, info["selective_prune"] = selective_prune(tensors, qmeta, sizer, target, tuple(sp.bits),
-                                                           log or (lambda s: None))
-    blob, enc = encode_tensors(tensors, qmeta, cfg)
+    sizer = lambda ts: len(encode_tensors(ts, qmeta, model, artifact)[0]) + code_bytes
+    tensors, report = prune_to_fit(tensors, qmeta, quant, sizer, artifact.max_bytes, log)
+    if report is not None:
+        info["selective_prune"] = report
+    blob, enc = encode_tensors(tensors, qmeta, model, artifact)
     info.update(enc)
     if any(i.get("lqer") for i in qmeta.values()):
-        info["lqer"] = lqer_cost(tensors, qmeta, cfg, enc["codec"])
+        info["lqer"] = lqer_cost(tensors, qmeta, artifact, enc["codec"])
         (log or (lambda m: None))(f"lqer: factors of {', '.join(info['lqer']['tensors'])} cost "
                                   f"{info['lqer']['payload_bytes']:,} payload bytes, "
                                   f"{info['lqer']['compressed_bytes']:,} compressed alone ({enc['codec']})")
     return blob, info, dequantize_state_dict(tensors, qmeta)
 
 
-def lqer_cost(tensors: Mapping[str, Tensor], qmeta: Mapping[str, dict], cfg: Config, codec: str) -> dict:
+def lqer_cost(tensors: Mapping[str, Tensor], qmeta: Mapping[str, dict], a: ArtifactConfig, codec: str) -> dict:
     """Bytes of the LQER factor arrays alone: in the payload (data + array entries) and compressed with the file's
     codec (at artifact.level when that codec was asked for by name)."""
-    from pgolf.artifact.codecs import compress
-    from pgolf.quant.lqer import SUFFIXES, factor_bits
-
     names = sorted(n for n, i in qmeta.items() if i.get("lqer"))
     arrays = {n + x: tensors[n + x] for n in names for x in SUFFIXES}
-    storage = cfg.artifact.storage
+    storage = a.storage
     empty = pack({}, {}, storage)
     payload = pack(arrays, {}, storage, factor_bits(qmeta))
-    level = cfg.artifact.level if cfg.artifact.codec == codec else None
+    level = a.level if a.codec == codec else None
     return {"tensors": names, "payload_bytes": len(payload) - len(empty),
             "compressed_bytes": len(compress(payload, codec, level)) - len(compress(empty, codec, level))}
 
 
-def export_model(model: nn.Module, cfg: Config, path: Path, hessians: Mapping[str, Tensor] | None = None,
-                 code_bytes: int = 0, log: Callable[[str], None] | None = None) -> tuple[dict, dict[str, Tensor]]:
-    blob, info, deq = encode_model(model.state_dict(), cfg, hessians, code_bytes, log)
+def export_model(module: nn.Module, model: ModelConfig, quant: QuantConfig, artifact: ArtifactConfig, path: Path,
+                 hessians: Mapping[str, Tensor] | None = None, code_bytes: int = 0,
+                 log: Callable[[str], None] | None = None) -> tuple[dict, dict[str, Tensor]]:
+    blob, info, deq = encode_model(module.state_dict(), model, quant, artifact, hessians, code_bytes, log)
     write_atomic(Path(path), blob)
     return info, deq
 
@@ -143,8 +109,6 @@ def load_artifact(path: Path) -> tuple[ModelConfig, dict[str, Tensor], dict]:
 
 
 def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    from pgolf.model.gpt import GPT
-
     mcfg, state, info = load_artifact(path)
     model = GPT(mcfg)
     try:
@@ -154,5 +118,4 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modul
     return model.to(device), info
 
 
-__all__ = ["encode_file", "encode_model", "encode_tensors", "export_model", "load_artifact", "load_model",
-           "quantize_model_state"]
+__all__ = ["encode_file", "encode_model", "encode_tensors", "export_model", "load_artifact", "load_model"]

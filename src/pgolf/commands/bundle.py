@@ -1,5 +1,6 @@
 """`pgolf bundle --recipe NAME [--tiny] [--data DIR] [--tokenizer FILE] [key=value …] -o train_gpt.py`: the single-file
-script a submission ships (pgolf.artifact.bundle). `--from-run RUN_DIR` bundles a finished run's own config."""
+script a submission ships (pgolf.artifact.bundle). `--from-run RUN_DIR` bundles a finished run's own config.
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 

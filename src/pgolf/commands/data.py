@@ -1,4 +1,5 @@
-"""`pgolf data verify|fineweb|tokenizer|build`: everything a participant does with data (see pgolf.data)."""
+"""`pgolf data verify|fineweb|tokenizer|build`: everything a participant does with data (see pgolf.data).
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 

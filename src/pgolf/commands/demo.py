@@ -1,14 +1,15 @@
-"""`pgolf demo [--out DIR] [key=value …]`: the main job end to end on the built-in demo corpus."""
+"""`pgolf demo [--out DIR] [key=value …]`: the main job end to end on the built-in demo corpus.
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from pgolf.config import override, parse_overrides
-
 
 def cmd_demo(args) -> int:
+    # heavy (torch), cold path: the config tree, the demo corpus and the run are imported only when the verb runs
+    from pgolf.config import override, parse_overrides
     from pgolf.data.demo_corpus import prepare_demo
     from pgolf.recipes import get_recipe
     from pgolf.train.run import run

@@ -13,7 +13,7 @@ Timing is end to end from the start of the command: `startup_seconds` (imports, 
 `data_seconds` (val shards, tokenizer, byte tables), `warmup_seconds` (compile warm-up on random tokens, TTT's
 training graphs included; 0 when eager), `eval_seconds` (the scoring pass, TTT included), and `total_seconds`
 (everything; the parts sum to it up to the final bookkeeping).
-"""
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 

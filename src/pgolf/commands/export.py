@@ -1,14 +1,17 @@
 """`pgolf export RUN_DIR [RUN_DIR …] --out DIR [--name TEXT] [--author TEXT] [--github-id ID] [--blurb TEXT]
 [--track 10min_16mb|non_record_16mb] [--force]`: a submission records folder (train_gpt.py, README.md,
-submission.json, train_seed*.log) from finished runs of one config, one per seed (pgolf.artifact.records)."""
+submission.json, train_seed*.log) from finished runs of one config, one per seed (pgolf.records.folder).
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pgolf.records import TRACKS
+
 
 def cmd_export(args) -> int:
-    from pgolf.artifact.records import Meta, export
+    from pgolf.records.folder import Meta, export  # heavy (torch), cold path: not imported at startup
 
     meta = Meta(name=args.name, author=args.author, github_id=args.github_id, blurb=args.blurb, track=args.track)
     sub = export([Path(d) for d in args.runs], Path(args.out), meta, force=args.force)
@@ -20,8 +23,6 @@ def cmd_export(args) -> int:
 
 
 def register(sub) -> None:
-    from pgolf.artifact.records import TRACKS
-
     e = sub.add_parser("export", help="write a submission records folder from finished runs (one per seed)")
     e.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished run directories of one config")
     e.add_argument("--out", required=True, help="the records folder to write (refused if it exists)")

@@ -1,13 +1,15 @@
-"""`pgolf recipes [--json]`, `pgolf recipes show NAME [--json]`, `pgolf keys`."""
+"""`pgolf recipes [--json]`, `pgolf recipes show NAME [--json]`, `pgolf keys`.
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 
 from pgolf.commands import print_json
-from pgolf.config import all_keys, to_dict, validate
 from pgolf.errors import PgolfError
 
 
 def cmd_recipes(args) -> int:
+    # heavy (torch), cold path: parameter counts build each model on the meta device; not imported at startup
+    from pgolf.config import to_dict, validate
     from pgolf.model.gpt import count_params
     from pgolf.recipes import REGISTRY, get_recipe
 
@@ -45,4 +47,11 @@ def register(sub) -> None:
     r.add_argument("--json", action="store_true")
     r.set_defaults(fn=cmd_recipes)
     k = sub.add_parser("keys", help="list every config key")
-    k.set_defaults(fn=lambda a: print("\n".join(all_keys())) or 0)
+    k.set_defaults(fn=cmd_keys)
+
+
+def cmd_keys(args) -> int:
+    from pgolf.config import all_keys  # heavy (torch), cold path: not imported at startup
+
+    print("\n".join(all_keys()))
+    return 0

@@ -1,5 +1,6 @@
 """`pgolf size ARTIFACT [--code FILE | --code-bytes N] [--max-bytes N] [--json]`: code + model bytes against the
-decimal cap, with a per-group breakdown. Over the cap is an error (exit 2) after the breakdown, never a success."""
+decimal cap, with a per-group breakdown. Over the cap is an error (exit 2) after the breakdown, never a success.
+Imports inside the functions are deliberate: torch-free startup (see pgolf.commands)."""
 
 from __future__ import annotations
 

@@ -22,16 +22,19 @@ import json
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 
+from pgolf.data.checksum import sha256_file
 from pgolf.data.corpus import Batch, InputStats, check_inputs, iter_batches, total_bytes
 from pgolf.data.progress import Progress
 from pgolf.data.shards import header_bytes, write_shard
-from pgolf.data.verify import BUILD_FORMAT, sha256_file
+from pgolf.data.tokenizer import check_byte_accounting, load_sentencepiece
+from pgolf.data.verify import BUILD_FORMAT
 from pgolf.errors import PgolfError
 
 _SP = None
@@ -40,8 +43,6 @@ BATCH_BYTES = 1 << 18  # text per worker task: small enough to balance the cores
 
 def _init_worker(model: str) -> None:
     global _SP
-    from pgolf.data.tokenizer import load_sentencepiece
-
     _SP = load_sentencepiece(model)
 
 
@@ -109,8 +110,6 @@ class _SplitWriter:
 def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, shard_tokens: int = 10**8,
                  val_tokens: int = 0, train_tokens: int = 0, workers: int = 0, text_field: str = "text",
                  force: bool = False, allow_duplicates: bool = False, log=print, progress: bool = True) -> dict:
-    from pgolf.data.tokenizer import check_byte_accounting, load_sentencepiece
-
     out, tokenizer = Path(out), Path(tokenizer)
     for name, v in (("--val-docs", val_docs), ("--val-tokens", val_tokens), ("--train-tokens", train_tokens)):
         if v < 0:
@@ -153,8 +152,6 @@ def build_corpus(docs: list[Path], tokenizer: Path, out: Path, val_docs: int, sh
 
 def _pool_context():
     """fork (instant start, inherits the loaded modules) when this process runs no other thread, else spawn."""
-    import threading
-
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")

@@ -11,12 +11,17 @@ pass, and count raw bytes for progress. jsonl lines are handed on undecoded (wor
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
+import lzma
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import zstandard
+
+from pgolf.data.checksum import sha256_file
 from pgolf.errors import PgolfError
 
 COMPRESSED = {".xz": "xz", ".lzma": "xz", ".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
@@ -79,15 +84,9 @@ def _decompress(raw, comp: str | None, path: Path):
     if comp is None:
         return raw
     if comp == "xz":
-        import lzma
-
         return lzma.open(raw, "rb")
     if comp == "gzip":
-        import gzip
-
         return gzip.open(raw, "rb")
-    import zstandard
-
     return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True), 1 << 20)
 
 
@@ -140,10 +139,6 @@ def iter_batches(paths: list[Path], stats: list[InputStats], text_field: str = "
 
 def _read_errors() -> tuple:
     """Exceptions that mean a damaged or unreadable input (truncated or corrupt compressed streams included)."""
-    import lzma
-
-    import zstandard
-
     return (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError)
 
 
@@ -171,10 +166,9 @@ def _jsonl(stream, raw: _HashingRaw, st: InputStats, path: Path, batch_bytes: in
 
 def _parquet(path: Path, st: InputStats, text_field: str, batch_bytes: int, progress) -> Iterator[Batch]:
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # optional dependency (pgolf[parquet]): only for .parquet inputs
     except ImportError:
         raise PgolfError(f"{path}: reading parquet needs pyarrow (pip install 'pgolf[parquet]')") from None
-    from pgolf.data.verify import sha256_file
 
     try:
         pf = pq.ParquetFile(path)

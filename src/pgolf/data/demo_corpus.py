@@ -51,7 +51,7 @@ def _module_docs(path: Path) -> str:
 
 def collect_documents() -> list[str]:
     """Help topics + stdlib docstrings, one document per topic/module, in a fixed shuffled order."""
-    from pydoc_data.topics import topics
+    from pydoc_data.topics import topics  # a large stdlib module, cold path: only the demo corpus reads it
 
     docs = [topics[k].strip() for k in sorted(topics) if len(topics[k].strip()) >= 200]
     root = Path(sysconfig.get_paths()["stdlib"])

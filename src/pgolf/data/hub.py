@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pgolf.data.checksum import sha256_file
 from pgolf.errors import PgolfError
 
 CHUNK = 1 << 20
@@ -114,7 +115,7 @@ class UrlHub:
 
 class HfHub:
     def __init__(self, repo: str, revision: str = "main"):
-        import huggingface_hub
+        import huggingface_hub  # optional dependency (pgolf[hub]); make_hub falls back to plain HTTP
 
         self.hf, self.repo, self.revision = huggingface_hub, repo, revision
         self.name = f"huggingface_hub {huggingface_hub.__version__} datasets/{repo}@{revision}"
@@ -157,8 +158,6 @@ def make_hub(repo: str, endpoint: str | None = None, revision: str = "main", tok
 
 
 def _sha256(path: Path) -> str:
-    from pgolf.data.verify import sha256_file
-
     return sha256_file(path)
 
 

@@ -11,7 +11,7 @@ lets one background thread prepare (and, on CUDA, pin) the next micro-batch whil
 (`prefetch`, default: on for CUDA devices): the guess is used only when the next call has the same arguments, so
 prefetching never changes what a step sees.
 Token ids are checked against the vocabulary per micro-batch (a bad id names its shard and position), so opening
-a shard never stalls a step on a full scan. `build_loader(cfg, rt)` picks the kind from `data.loader`.
+a shard never stalls a step on a full scan. `pgolf.data.train_loader.build_loader` picks the kind from `data.loader`.
 """
 
 from __future__ import annotations
@@ -188,19 +188,3 @@ class DistributedTokenLoader(_Prefetching):
         if not 0 <= i < len(self.data.files) or not 0 <= pos <= self.data.starts[i + 1] - self.data.starts[i]:
             raise PgolfError(f"loader state: file_idx={i} pos={pos} is outside the {len(self.data.files)} train shards")
         self.cursor = int(self.data.starts[i]) + pos
-
-
-def build_loader(cfg, rt, *, prefetch: bool | None = None):
-    """The train loader named by `cfg.data.loader` for this rank (seeded by `cfg.train.seed`)."""
-    from pgolf.data.packed import PackedLoader
-    from pgolf.data.shuffled import ShuffledLoader
-
-    path, vocab = Path(cfg.data.path), cfg.model.vocab_size
-    kind = cfg.data.loader
-    if kind == "sequential":
-        return DistributedTokenLoader(path, rt.rank, rt.world_size, rt.device, vocab, prefetch=prefetch)
-    if kind == "shuffled":
-        return ShuffledLoader(path, rt.rank, rt.world_size, rt.device, vocab, seed=cfg.train.seed, prefetch=prefetch)
-    if kind == "packed":
-        return PackedLoader(path, rt.rank, rt.world_size, rt.device, vocab, prefetch=prefetch)
-    raise PgolfError(f"data.loader: expected 'sequential', 'shuffled' or 'packed', got {kind!r}")

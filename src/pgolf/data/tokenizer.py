@@ -7,10 +7,12 @@ A target's bytes are base_bytes[y] + [has_space[y] and not is_boundary[x_prev]] 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import sentencepiece as spm
 
 from pgolf.errors import PgolfError
 
@@ -18,8 +20,6 @@ SPACE = "\u2581"
 
 
 def load_sentencepiece(path: str | Path):
-    import sentencepiece as spm
-
     path = Path(path)
     if not path.is_file():
         raise PgolfError(f"{path}: tokenizer file not found (expected a SentencePiece .model)")
@@ -87,10 +87,6 @@ def train_tokenizer(texts, vocab_size: int, prefix: str | Path, num_threads: int
     The model is written under a temporary prefix and renamed into place, so an interrupted run leaves nothing
     half-written at `prefix`.
     """
-    import os
-
-    import sentencepiece as spm
-
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     tmp = prefix.with_name(f".{prefix.name}.tmp{os.getpid()}")

@@ -10,26 +10,19 @@ whose vocabulary size or sha256 differs from the one the manifest records.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 
+from pgolf.data.checksum import sha256_file
+from pgolf.data.fineweb import check_against_entry
 from pgolf.data.shards import read_header, read_shard
 from pgolf.errors import PgolfError
 
 _NAME = re.compile(r"^fineweb_(train|val)_(\d{6})\.bin$")
 BUILD_FORMAT = "pgolf-data/1"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def split_files(data_dir: Path) -> dict[str, list[Path]]:
@@ -153,8 +146,6 @@ def check_manifest(data_dir: Path, got: dict, vocab: int | None, tok_sha: str | 
         m = _load_json(challenge)
         entry = next((d for d in m.get("datasets", []) if d.get("name") == data_dir.name), None)
         if entry is not None:
-            from pgolf.data.fineweb import check_against_entry
-
             check_against_entry(challenge, entry, got, vocab)
             return f"{challenge} (dataset {data_dir.name})"
     return "none"

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from pgolf.errors import PgolfError
+from pgolf.model.layers import CastedLinear
 
 
 def passes_per_forward(model: nn.Module, name: str) -> int:
@@ -35,8 +36,6 @@ def passes_per_forward(model: nn.Module, name: str) -> int:
 class LoRABank:
     def __init__(self, model: nn.Module, targets: tuple[str, ...], rank: int, alpha: float, slots: int,
                  seed: int, device: torch.device):
-        from pgolf.model.layers import CastedLinear
-
         layers = [(n, m) for n, m in model.named_modules() if isinstance(m, CastedLinear)]
         self.layers = [(n, m) for n, m in layers if any(n == t or n.endswith("." + t) for t in targets)]
         if not self.layers:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from pgolf.config import EvalConfig, TTTConfig
 from pgolf.eval.bpb import DeviceLUT, EvalResult
-from pgolf.eval.plan import BOS_ID, sliding_plan
+from pgolf.eval.config import EvalConfig, TTTConfig
+from pgolf.eval.plan import sliding_plan
 from pgolf.eval.sliding import eval_plan
-from pgolf.eval.ttt import TTTResult
+from pgolf.eval.ttt import TTTResult, eval_ttt_full
+from pgolf.eval.ttt_lora import eval_ttt_lora
+from pgolf.model.control import CONTROL_PATTERNS
 from pgolf.runtime.dist import Runtime
 
 
@@ -29,9 +31,9 @@ def evaluate(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, ba
 
 
 def model_bos(model: nn.Module) -> int:
-    """The document separator of document-aware plans: the model's `cfg.bos_id` (the token its BOS-aware features
-    reset at), 1 for a model without one."""
-    return int(getattr(getattr(model, "cfg", None), "bos_id", BOS_ID))
+    """The document separator of document-aware plans: the model's `cfg.bos_id` (model.bos_id, the token its
+    BOS-aware features reset at) — read from the model's own config, never restated here."""
+    return int(model.cfg.bos_id)
 
 
 def rank_batch(batch_tokens: int, rt: Runtime) -> int:
@@ -40,22 +42,22 @@ def rank_batch(batch_tokens: int, rt: Runtime) -> int:
 
 def evaluate_ttt(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_tokens: int,
                  lut: DeviceLUT, rt: Runtime, ttt: TTTConfig, doc_aware: bool = False,
-                 compile: bool = False) -> TTTResult:
+                 compile: bool = False, control_patterns: tuple[str, ...] = CONTROL_PATTERNS) -> TTTResult:
+    """Score-first TTT as `ttt` says; control_patterns = the run's quant.control_patterns (ttt.params=control)."""
     compile = compile and rt.is_cuda
     if ttt.lora is not None:
-        from pgolf.eval.ttt_lora import eval_ttt_lora
-
         return eval_ttt_lora(model, tokens, seq_len, ttt, lut, rt, compile=compile, bos_id=model_bos(model))
-    from pgolf.eval.ttt import eval_ttt_full
-
     return eval_ttt_full(model, tokens, seq_len, stride, doc_aware, ttt, lut, rt, rank_batch(batch_tokens, rt),
-                         compile=compile, bos_id=model_bos(model))
+                         compile=compile, bos_id=model_bos(model), control_patterns=control_patterns)
 
 
 def evaluate_config(model: nn.Module, tokens: np.ndarray, e: EvalConfig, seq_len: int, lut: DeviceLUT,
-                    rt: Runtime, with_ttt: bool = True) -> tuple[EvalResult, dict | None]:
-    """Evaluate as the config says; → (result, TTT stats or None). with_ttt=False skips TTT (periodic val)."""
+                    rt: Runtime, with_ttt: bool = True,
+                    control_patterns: tuple[str, ...] = CONTROL_PATTERNS) -> tuple[EvalResult, dict | None]:
+    """Evaluate as the config says; → (result, TTT stats or None). with_ttt=False skips TTT (periodic val).
+    control_patterns: the run's quant.control_patterns (what eval.ttt.params=control adapts)."""
     if with_ttt and e.ttt is not None:
-        r = evaluate_ttt(model, tokens, seq_len, e.stride, e.batch_tokens, lut, rt, e.ttt, e.doc_aware, e.compile)
+        r = evaluate_ttt(model, tokens, seq_len, e.stride, e.batch_tokens, lut, rt, e.ttt, e.doc_aware, e.compile,
+                         control_patterns)
         return r.result, r.stats
     return evaluate(model, tokens, seq_len, e.stride, e.batch_tokens, lut, rt, e.doc_aware, e.compile), None

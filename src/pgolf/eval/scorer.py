@@ -66,7 +66,7 @@ class WindowScorer:
         self.compiled = compile
         fn = model.token_losses
         if compile:
-            import torch._dynamo
+            import torch._dynamo  # heavy, cold path: only a compiled scorer configures dynamo
 
             # one graph per bucket shape and grad mode; never fall back to eager silently for lack of cache room
             dc = torch._dynamo.config

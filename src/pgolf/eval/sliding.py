@@ -17,6 +17,8 @@ NTK-style whenever T > 1024 — to reproduce that, set the model's RoPE option e
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from torch import nn
@@ -24,6 +26,7 @@ from torch import nn
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank, windows  # noqa: F401 (re-export)
 from pgolf.eval.scorer import WindowScorer
+from pgolf.model.layers import Rotary
 from pgolf.runtime.dist import Runtime
 
 
@@ -43,10 +46,6 @@ def rope_note(model: nn.Module, seq_len: int, overridden: bool = False) -> str:
 def set_rope_base(model: nn.Module, base: float) -> int:
     """Give every Rotary of the model the RoPE base `base` (an explicit eval-time choice, e.g. an NTK base for an
     eval length above the training length); weights are untouched. Returns the number of Rotary modules changed."""
-    from dataclasses import replace
-
-    from pgolf.model.layers import Rotary
-
     if not base > 0:
         raise ValueError(f"RoPE base must be > 0, got {base}")
     n = 0

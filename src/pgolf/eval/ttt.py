@@ -24,13 +24,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pgolf.config import QuantConfig, TTTConfig
 from pgolf.errors import PgolfError
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
+from pgolf.eval.config import TTTConfig
 from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank
 from pgolf.eval.score_first import Ledger, Released, ScoredChunk, score_first
 from pgolf.eval.scorer import WindowScorer
 from pgolf.eval.sliding import device_stream
+from pgolf.model.control import CONTROL_PATTERNS
+from pgolf.model.layers import CastedLinear
 from pgolf.runtime.dist import Runtime, all_reduce_
 
 
@@ -55,16 +57,15 @@ def chunk_plan(plan: list[Window], chunk_tokens: int) -> list[list[Window]]:
     return chunks
 
 
-def select_params(model: nn.Module, which: str) -> list[tuple[str, nn.Parameter]]:
-    from pgolf.model.layers import CastedLinear
-
+def select_params(model: nn.Module, which: str, control_patterns: tuple[str, ...]) -> list[tuple[str, nn.Parameter]]:
+    """The adapted parameters: all | matrices (every CastedLinear weight) | control (tensors with < 2 dims and the
+    run's `quant.control_patterns`)."""
     if which == "all":
         return list(model.named_parameters())
     if which == "matrices":
         ids = {id(m.weight) for m in model.modules() if isinstance(m, CastedLinear)}
         return [(n, p) for n, p in model.named_parameters() if id(p) in ids]
-    pats = QuantConfig().control_patterns
-    return [(n, p) for n, p in model.named_parameters() if p.ndim < 2 or any(s in n for s in pats)]
+    return [(n, p) for n, p in model.named_parameters() if p.ndim < 2 or any(s in n for s in control_patterns)]
 
 
 def make_optimizer(params: list[Tensor], t: TTTConfig) -> torch.optim.Optimizer:
@@ -127,11 +128,13 @@ def adapt_full_model(released: Released, scorer: WindowScorer, params: list[nn.P
 
 def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, doc_aware: bool,
                   t: TTTConfig, lut: DeviceLUT, rt: Runtime, batch_tokens: int, compile: bool = False,
-                  keep: bool = False, scorer: WindowScorer | None = None, bos_id: int = BOS_ID) -> TTTResult:
-    """Score-first full-model TTT over the plan of (seq_len, stride, doc_aware); weights restored afterwards."""
+                  keep: bool = False, scorer: WindowScorer | None = None, bos_id: int = BOS_ID,
+                  control_patterns: tuple[str, ...] = CONTROL_PATTERNS) -> TTTResult:
+    """Score-first full-model TTT over the plan of (seq_len, stride, doc_aware); weights restored afterwards.
+    control_patterns: the run's quant.control_patterns (params=control adapts those; default: the default list)."""
     plan = sliding_plan(tokens, seq_len, stride, doc_aware, bos_id)
     chunks = chunk_plan(plan, t.chunk_tokens)
-    named = select_params(model, t.params)
+    named = select_params(model, t.params, control_patterns)
     if not named:
         raise PgolfError(f"eval.ttt.params={t.params!r}: selects no parameter of this model")
     params = [p for _, p in named]

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pgolf.config import LoRATTTConfig, TTTConfig
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT
+from pgolf.eval.config import LoRATTTConfig, TTTConfig
 from pgolf.eval.lora import LoRABank
 from pgolf.eval.plan import BOS_ID, Window, doc_spans, lora_chunk_plan
 from pgolf.eval.score_first import Ledger, Released, ScoredChunk, score_first

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pgolf.errors import PgolfError
+from pgolf.model.config import layer_sets
 from pgolf.model.features.attn_gate import (
     apply_attn_gate,
     apply_sparse_attn_gate,
@@ -31,14 +32,13 @@ from pgolf.model.features.value_residual import mix_value_residual
 from pgolf.model.features.varlen import varlen_attention
 from pgolf.model.features.xsa import exclusive_self_attention
 from pgolf.model.layers import CastedLinear, Rotary, rms_norm, zero_init
-from pgolf.model.layersets import parse_layers
 
 
 @functools.lru_cache(maxsize=1)
 def _fa3_func():
     """flash_attn_interface.flash_attn_func, or None when FA3 is not importable (probed once)."""
     try:
-        from flash_attn_interface import flash_attn_func
+        from flash_attn_interface import flash_attn_func  # optional dependency (FA3 on Hopper), probed once
     except (ImportError, OSError):
         return None
     return flash_attn_func
@@ -101,7 +101,7 @@ class CausalSelfAttention(nn.Module):
         self.proj = zero_init(CastedLinear(dim, dim, bias=False))
         self.q_gain = nn.Parameter(torch.full((cfg.num_heads,), cfg.qk_gain_init, dtype=torch.float32))
         self.rotary = Rotary(self.head_dim, base=cfg.rope_base, rope_dims=cfg.rope_dims)
-        self.xsa = cfg.xsa is not None and layer in parse_layers(cfg.xsa.layers, cfg.num_layers, "model.xsa.layers")
+        self.xsa = layer in layer_sets(cfg).xsa
         self.vr_lambda = None
         if cfg.value_residual is not None:
             self.vr_lambda = nn.Parameter(torch.tensor(cfg.value_residual.lambda_init, dtype=torch.float32))

@@ -13,8 +13,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from pgolf.config import ModelConfig
 from pgolf.model.attention import CausalSelfAttention
+from pgolf.model.config import ModelConfig
 from pgolf.model.layers import rms_norm
 from pgolf.model.mlp import MLP
 

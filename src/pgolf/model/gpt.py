@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pgolf.config import ModelConfig
 from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
+from pgolf.model.config import ModelConfig, layer_sets
 from pgolf.model.features.asym_logit import TTT_ONLY, asym_softcap
 from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
@@ -31,7 +31,6 @@ from pgolf.model.features.value_embed import ValueEmbedding
 from pgolf.model.features.varlen import resolve_varlen_kernel
 from pgolf.model.init import init_weights
 from pgolf.model.layers import CastedLinear, rms_norm, zero_init
-from pgolf.model.layersets import parse_layers
 
 
 def unet_pairs(num_layers: int) -> tuple[int, int]:
@@ -70,7 +69,7 @@ class GPT(nn.Module):
         self.ve_shared, self.ve_slot = None, {}
         if cfg.value_embed is not None:
             ve = cfg.value_embed
-            layers = parse_layers(ve.layers, L, "model.value_embed.layers")
+            layers = layer_sets(cfg).value_embed
             self.ve_shared = ValueEmbedding(ve, cfg.vocab_size, cfg.num_kv_heads * (d // cfg.num_heads))
             self.ve_layer_scales = nn.ParameterList(
                 nn.Parameter(torch.full((1,), ve.layer_scale_init, dtype=torch.float32)) for _ in layers)
@@ -97,7 +96,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
-        init_weights(self, self.cfg)
+        c = self.cfg
+        init_weights(self, c.init, c.num_layers, c.tied_embed_init_std if c.tie_embeddings else None)
 
     def ttt_only_names(self) -> tuple[str, ...]:
         """Parameters that training never updates and only test-time training may adapt (AsymLogit's caps)."""

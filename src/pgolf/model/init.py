@@ -25,13 +25,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import torch
 from torch import nn
-
-if TYPE_CHECKING:
-    from pgolf.config import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -61,11 +58,13 @@ class InitConfig:
 
 
 @torch.no_grad()
-def init_weights(model: nn.Module, cfg: ModelConfig) -> None:
+def init_weights(model: nn.Module, init: InitConfig, num_layers: int, tied_embed_std: float | None) -> None:
+    """Initialise a built GPT in place: orthogonal matrices, the tied embedding's normal(0, tied_embed_std) (None =
+    untied, left as built), spectral embedding, zero-init projections, and the residual-mix ramp."""
     if model.tok_emb.weight.is_meta:
         return
-    L = cfg.num_layers
-    ortho = cfg.init.ortho
+    L = num_layers
+    ortho = init.ortho
     if ortho is None:
         if model.bigram is not None and model.bigram.proj is not None:
             nn.init.orthogonal_(model.bigram.proj.weight, gain=1.0)
@@ -74,14 +73,14 @@ def init_weights(model: nn.Module, cfg: ModelConfig) -> None:
             nn.init.orthogonal_(p, gain=1.0)
             if gain != 1.0:
                 p.mul_(gain)
-    if cfg.tie_embeddings:
-        nn.init.normal_(model.tok_emb.weight, mean=0.0, std=cfg.tied_embed_init_std)
-    if cfg.init.spectral_embed is not None:
-        spectral_init_(model.tok_emb.weight, cfg.init.spectral_embed.exponent)
+    if tied_embed_std is not None:
+        nn.init.normal_(model.tok_emb.weight, mean=0.0, std=tied_embed_std)
+    if init.spectral_embed is not None:
+        spectral_init_(model.tok_emb.weight, init.spectral_embed.exponent)
     for m in model.modules():
         if isinstance(m, nn.Linear) and getattr(m, "_zero_init", False):
             nn.init.zeros_(m.weight)
-    if cfg.init.resid_mix == "depth_ramp":
+    if init.resid_mix == "depth_ramp":
         for i, block in enumerate(model.blocks):
             phase = torch.sigmoid(torch.tensor(3.0 * (i / max(L - 1, 1) - 0.5)))
             block.resid_mix[0].fill_(phase.item())

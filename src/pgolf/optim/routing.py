@@ -17,20 +17,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from pgolf.model.control import ROUTING_CONTROLS
+from pgolf.optim.config import OptimConfig
 from pgolf.optim.muon import Muon
 from pgolf.optim.sharded import ShardedMuon
 
-if TYPE_CHECKING:
-    from pgolf.config import Config
-
-BASE_CONTROLS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain",
-                 "skip_weight", "skip_weights", "skip_gates", "parallel_post_lambdas", "parallel_resid_lambdas",
-                 "attn_gate_w")  # attn_gate_w: the sparse attention gate (#1787/#1855: scalar Adam)
+BASE_CONTROLS = ROUTING_CONTROLS  # pgolf.model.control: the seeds' names + parallel λs + the sparse attention gate
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,7 @@ def _controls(patterns: tuple[str, ...], note: str = "control tensors") -> Rule:
     return Rule("|".join(re.escape(c) for c in patterns), "scalar", note=note)
 
 
-def baseline_rules(cfg: Config | None = None) -> list[Rule]:
+def baseline_rules() -> list[Rule]:
     return [
         Rule(r"^tok_emb\.weight$", "tok", note="token embedding"),
         Rule(r"^lm_head\.weight$", "head", note="untied head"),
@@ -78,23 +74,23 @@ def _seed_rules(controls: tuple[str, ...], bigram_proj: str = "muon") -> list[Ru
     ]
 
 
-def pr198_rules(cfg: Config | None = None) -> list[Rule]:
+def pr198_rules() -> list[Rule]:
     return _seed_rules(("smear",)) + [Rule(r"^mtp_heads\.", "muon", (2,), "MTP heads (dormant)")]
 
 
-def pr295_rules(cfg: Config | None = None) -> list[Rule]:
+def pr295_rules() -> list[Rule]:
     return _seed_rules(("smear", "backout_lambda", "bigram.scale"))
 
 
-def pr443_rules(cfg: Config | None = None) -> list[Rule]:
+def pr443_rules() -> list[Rule]:
     return _seed_rules(("smear", "bigram.scale"))
 
 
-def pr601_rules(cfg: Config | None = None) -> list[Rule]:
+def pr601_rules() -> list[Rule]:
     return _seed_rules(("smear", "bigram.scale")) + [Rule(r"^hc_alpha\.", "scalar", note="hyper-connections")]
 
 
-def pr1473_rules(cfg: Config | None = None) -> list[Rule]:
+def pr1473_rules() -> list[Rule]:
     rules = _seed_rules(("smear", "ve_layer_scales", "ve_shared.scale"), bigram_proj="scalar")
     return rules[:4] + [
         Rule(r"^ve_shared\.embed\.weight$", "tok", note="value-embedding table"),
@@ -106,15 +102,14 @@ TABLES = {"baseline": baseline_rules, "pr198": pr198_rules, "pr295": pr295_rules
           "pr601": pr601_rules, "pr1473": pr1473_rules}
 
 
-def group_specs(cfg: Config) -> dict[str, Group]:
-    """{optimizer, lr, betas, wd} of each group for `cfg.optim.routing`."""
-    o = cfg.optim
+def group_specs(o: OptimConfig, tie_embeddings: bool) -> dict[str, Group]:
+    """{optimizer, lr, betas, wd} of each group for `o.routing` (the token embedding's LR depends on tying)."""
 
     def adam(lr: float, wd: float) -> Group:
         return Group("adamw" if wd > 0 else "adam", lr, o.adam_betas, wd)
 
     head_wd = o.adam_wd if o.routing in ("baseline", "pr601") else 0.0
-    tok_lr = o.tied_embed_lr if cfg.model.tie_embeddings else o.embed_lr
+    tok_lr = o.tied_embed_lr if tie_embeddings else o.embed_lr
     return {"tok": adam(tok_lr, o.adam_wd if o.embed_wd is None else o.embed_wd), "head": adam(o.head_lr, head_wd),
             "scalar": adam(o.scalar_lr, o.adam_wd), "muon": Group("muon", o.matrix_lr, (o.muon_momentum, 0.0), o.muon_wd)}
 
@@ -136,12 +131,11 @@ def route(model: nn.Module, rules: list[Rule]) -> dict[str, list[tuple[str, nn.P
     return groups
 
 
-def build_optimizers(model: nn.Module, cfg: Config, fused: bool = False,
+def build_optimizers(model: nn.Module, o: OptimConfig, tie_embeddings: bool, fused: bool = False,
                      sharded: bool = False) -> tuple[list[torch.optim.Optimizer], dict]:
     """→ (optimizers, groups by name). Each param group carries `base_lr`, `base_wd` and `pgolf_group`."""
-    o = cfg.optim
-    groups = route(model, TABLES[o.routing](cfg))
-    specs = group_specs(cfg)
+    groups = route(model, TABLES[o.routing]())
+    specs = group_specs(o, tie_embeddings)
     opts: list[torch.optim.Optimizer] = []
     for gname, items in groups.items():
         spec, params = specs[gname], [p for _, p in items]
@@ -160,17 +154,17 @@ def build_optimizers(model: nn.Module, cfg: Config, fused: bool = False,
     return opts, groups
 
 
-def describe_groups(groups: dict, cfg: Config) -> list[str]:
+def describe_groups(groups: dict, o: OptimConfig, tie_embeddings: bool) -> list[str]:
     """The routing table (first match wins) and the groups it produced, for the run log."""
-    lines = [f"routing table {cfg.optim.routing} (first match wins):"]
-    for i, r in enumerate(TABLES[cfg.optim.routing](cfg), 1):
+    lines = [f"routing table {o.routing} (first match wins):"]
+    for i, r in enumerate(TABLES[o.routing](), 1):
         dims = f" [ndim {'/'.join(map(str, r.ndim))}]" if r.ndim else ""
         lines.append(f"  {i}. {r.pattern}{dims} → {r.group} ({r.note})")
-    specs = group_specs(cfg)
+    specs = group_specs(o, tie_embeddings)
     for gname, items in groups.items():
         s = specs[gname]
         n = sum(p.numel() for _, p in items)
-        hyper = f"μ {cfg.optim.muon_momentum}" if s.optimizer == "muon" else f"β {s.betas}"
+        hyper = f"μ {o.muon_momentum}" if s.optimizer == "muon" else f"β {s.betas}"
         names = ", ".join(nm for nm, _ in items[:3]) + (" …" if len(items) > 3 else "")
         lines.append(f"  group {gname}: {s.optimizer} lr {s.lr:g} {hyper} wd {s.wd:g} | {len(items)} tensors, "
                      f"{n:,} params [{names}]")

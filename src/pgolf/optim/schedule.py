@@ -15,10 +15,7 @@ Frontier (SPEC_FRONTIER.md §3.4; PR #1787, #1729), on progress p = max(step/ite
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pgolf.config import Config
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -30,54 +27,65 @@ class WDTaperConfig:
     groups: tuple[str, ...] = ("muon",)  # routing groups whose weight decay is tapered
 
 
-def progress(step: int, elapsed_s: float, cfg: Config) -> float:
-    """max(step/iterations, elapsed/cap): how far the run is, by whichever budget binds first."""
-    it, cap = cfg.train.iterations, cfg.train.max_wallclock_seconds
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """LR warmdown. `auto` is wallclock-based when train.max_wallclock_seconds > 0, else iteration-based;
+    `fraction` decays over the last warmdown_frac of progress max(step/iterations, elapsed/cap)."""
+
+    warmdown_iters: int = 1200
+    warmdown_mode: Literal["auto", "wallclock", "iterations", "fraction"] = "auto"
+    warmdown_frac: float = 0.0  # used by warmdown_mode=fraction
+    min_lr: float = 0.0  # floor of the LR scale (#1787's MIN_LR); 0 = the seeds
+    wd_taper: WDTaperConfig | None = None
+
+
+def progress(step: int, elapsed_s: float, iterations: int, cap: float) -> float:
+    """max(step/iterations, elapsed/cap): how far the run is, by whichever budget binds first (0 = no such budget;
+    iterations and cap are train.iterations and train.max_wallclock_seconds)."""
+    it = iterations
     p = step / it if it > 0 else 0.0
     return max(p, elapsed_s / cap) if cap > 0 else p
 
 
-def _seed_scale(step: int, elapsed_s: float, cfg: Config) -> float:
-    wd = cfg.schedule.warmdown_iters
+def _seed_scale(step: int, elapsed_s: float, s: ScheduleConfig, iterations: int, cap: float) -> float:
+    wd = s.warmdown_iters
     if wd <= 0:
         return 1.0
-    cap = cfg.train.max_wallclock_seconds
-    mode = cfg.schedule.warmdown_mode
+    mode = s.warmdown_mode
     if mode == "wallclock" or (mode == "auto" and cap > 0):
         step_s = elapsed_s / max(step, 1)
         remaining = max(cap - elapsed_s, 0.0)
         warmdown_s = wd * step_s
         return remaining / max(warmdown_s, 1e-12) if remaining <= warmdown_s else 1.0
-    it = cfg.train.iterations
+    it = iterations
     if max(it - wd, 0) <= step < it:
         return max((it - step) / max(wd, 1), 0.0)
     return 1.0
 
 
-def lr_scale(step: int, elapsed_s: float, cfg: Config) -> float:
-    s = cfg.schedule
+def lr_scale(step: int, elapsed_s: float, s: ScheduleConfig, iterations: int, cap: float) -> float:
+    """The LR multiplier at `step` after `elapsed_s` seconds of a run of `iterations` steps / `cap` seconds."""
     if s.warmdown_mode == "fraction":
-        p, f = progress(step, elapsed_s, cfg), s.warmdown_frac
+        p, f = progress(step, elapsed_s, iterations, cap), s.warmdown_frac
         scale = max((1.0 - p) / f, 0.0) if f > 0 and p >= 1.0 - f else 1.0
     else:
-        scale = _seed_scale(step, elapsed_s, cfg)
+        scale = _seed_scale(step, elapsed_s, s, iterations, cap)
     return max(scale, s.min_lr)
 
 
-def muon_momentum(step: int, cfg: Config) -> float:
-    o = cfg.optim
-    if o.muon_momentum_warmup_steps <= 0:
-        return o.muon_momentum
-    f = min(step / o.muon_momentum_warmup_steps, 1.0)
-    return (1 - f) * o.muon_momentum_warmup_start + f * o.muon_momentum
+def muon_momentum(step: int, momentum: float, warmup_start: float, warmup_steps: int) -> float:
+    """Muon's momentum at `step`: warmup_start → momentum linearly over warmup_steps (optim.muon_momentum*)."""
+    if warmup_steps <= 0:
+        return momentum
+    f = min(step / warmup_steps, 1.0)
+    return (1 - f) * warmup_start + f * momentum
 
 
-def wd_scale(step: int, elapsed_s: float, cfg: Config) -> float:
+def wd_scale(step: int, elapsed_s: float, t: WDTaperConfig | None, iterations: int, cap: float) -> float:
     """Multiplier of the tapered groups' weight decay (1 without a taper block)."""
-    t = cfg.schedule.wd_taper
     if t is None:
         return 1.0
-    p = progress(step, elapsed_s, cfg)
+    p = progress(step, elapsed_s, iterations, cap)
     if p <= t.start_frac or t.start_frac >= 1.0:
         return 1.0
     f = min(max((p - t.start_frac) / (1.0 - t.start_frac), 0.0), 1.0)

@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from pgolf.config import Config
 from pgolf.errors import PgolfError
 from pgolf.model.layers import CastedLinear
+from pgolf.quant.config import GPTQConfig
+from pgolf.quant.generate import generate
 
 
 @torch.no_grad()
@@ -82,30 +83,29 @@ def collect_hessians(model: nn.Module, batches: Iterable[Tensor], autocast=None,
     return {n: (sums[n] / max(counts[n], 1)).cpu() for n in sums}
 
 
-def calibration_batches(model: nn.Module, cfg: Config, loader, device: torch.device,
-                        log: Callable[[str], None]) -> list[Tensor]:
-    """Token batches for `collect_hessians`, from the training loader or sampled from the model."""
-    from pgolf.quant.generate import generate
-
-    g, t = cfg.quant.gptq, cfg.train
+def calibration_batches(model: nn.Module, g: GPTQConfig, loader, device: torch.device, log: Callable[[str], None],
+                        batch_tokens: int, seq_len: int, seed: int) -> list[Tensor]:
+    """Token batches for `collect_hessians`, from the training loader or sampled from the model. batch_tokens,
+    seq_len and seed are the run's train.* values, used where the gptq block leaves its own at 0."""
     if g.calibration == "train":
-        n_tok = g.batch_tokens or t.batch_tokens
-        return [loader.next_batch(n_tok, t.seq_len, 1)[0] for _ in range(g.batches)]
-    seq = g.gen_seq_len or t.seq_len
-    toks = generate(model, g.batches * g.gen_batch, seq, g.temperature, g.seed or t.seed, g.gen_batch, device, log)
+        n_tok = g.batch_tokens or batch_tokens
+        return [loader.next_batch(n_tok, seq_len, 1)[0] for _ in range(g.batches)]
+    seq = g.gen_seq_len or seq_len
+    toks = generate(model, g.batches * g.gen_batch, seq, g.temperature, g.seed or seed, g.gen_batch, device, log)
     return [toks[i: i + g.gen_batch].to(device) for i in range(0, toks.shape[0], g.gen_batch)]
 
 
-def calibrate(model: nn.Module, cfg: Config, loader, device: torch.device, log: Callable[[str], None] = print,
-              autocast=None) -> dict[str, Tensor] | None:
-    """The run's post-training step: Hessians when quant.gptq is configured, else None."""
-    if cfg.quant.gptq is None:
+def calibrate(model: nn.Module, gptq: GPTQConfig | None, loader, device: torch.device,
+              log: Callable[[str], None] = print, autocast=None, *, batch_tokens: int, seq_len: int,
+              seed: int) -> dict[str, Tensor] | None:
+    """The run's post-training step: Hessians when quant.gptq is configured, else None (train.* values explicit)."""
+    if gptq is None:
         return None
     t0 = time.perf_counter()
-    batches = calibration_batches(model, cfg, loader, device, log)
+    batches = calibration_batches(model, gptq, loader, device, log, batch_tokens, seq_len, seed)
     t1 = time.perf_counter()
-    H = collect_hessians(model, batches, autocast, cfg.quant.gptq.embeddings)
+    H = collect_hessians(model, batches, autocast, gptq.embeddings)
     n_tok = sum(b.numel() for b in batches)
-    log(f"gptq calibration ({cfg.quant.gptq.calibration}): {len(H)} Hessians from {n_tok:,} tokens | "
+    log(f"gptq calibration ({gptq.calibration}): {len(H)} Hessians from {n_tok:,} tokens | "
         f"data {t1 - t0:.1f} s + hooks {time.perf_counter() - t1:.1f} s")
     return H

@@ -27,8 +27,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pgolf.config import GPTQConfig
 from pgolf.errors import PgolfError
+from pgolf.quant.config import GPTQConfig
 from pgolf.quant.rtn import IntSpec, row_clip, scales_for
 
 

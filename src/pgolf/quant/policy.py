@@ -1,6 +1,6 @@
 """The export policy: a table of name patterns → treatment, and the state-dict ⇄ quantized-tensors transform.
 
-A table is an ordered tuple of `QuantRule`s (pgolf.config): the first rule whose fnmatch glob matches the full tensor
+A table is an ordered tuple of `QuantRule`s (pgolf.quant.config): the first rule whose fnmatch glob matches the full tensor
 name and whose element count lies in [min_numel, max_numel] wins. Actions: `int` (per-row intN, pgolf.quant.rtn, or
 GPTQ when a Hessian is given), `fp16` / `fp32` / `bf16` passthrough (the original dtype is restored on load), `keep`
 (stored as is). Non-float tensors are always stored exactly. A float tensor no rule matches is an error raised before
@@ -17,9 +17,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pgolf.config import Config, QuantConfig, QuantRule
 from pgolf.errors import PgolfError
+from pgolf.quant.awq import check_arrays, int_base, quantize_protected
+from pgolf.quant.config import QuantConfig, QuantRule
+from pgolf.quant.lqer import check_factors, dequantize_corrected
 from pgolf.quant.rtn import IntSpec, dequantize, quantize
+from pgolf.quant.tables import GATE_RULES, TABLES
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 _PASS = {"fp16": torch.float16, "fp32": torch.float32, "bf16": torch.bfloat16}
@@ -62,23 +65,20 @@ class Policy:
             self.rule_for(name, t)
 
 
-def policy_for(cfg: Config | QuantConfig, num_layers: int | None = None) -> Policy:
-    """The resolved table of a config: `quant.rules` first, then the frontier's gate rows, then the named seed table."""
-    from pgolf.quant.tables import GATE_RULES, TABLES
-
-    q = cfg.quant if isinstance(cfg, Config) else cfg
-    n = num_layers if num_layers is not None else (cfg.model.num_layers if isinstance(cfg, Config) else 9)
-    return Policy(q.policy, tuple(q.rules) + GATE_RULES + TABLES[q.policy](q, n))
+def policy_for(quant: QuantConfig, num_layers: int) -> Policy:
+    """The resolved table of a quant block at a model of `num_layers` (late-layer rows name the last blocks):
+    `quant.rules` first, then the frontier's gate rows, then the named seed table."""
+    return Policy(quant.policy, tuple(quant.rules) + GATE_RULES + TABLES[quant.policy](quant, num_layers))
 
 
-def bits_for(name: str, tensor: Tensor, cfg: Config | None = None) -> int | None:
-    """Export width of one tensor under `cfg`'s policy (the baseline's when cfg is None); None = passthrough."""
-    return policy_for(cfg if cfg is not None else Config()).bits_for(name, tensor)
+def bits_for(name: str, tensor: Tensor, quant: QuantConfig, num_layers: int) -> int | None:
+    """Export width of one tensor under the quant block's policy; None = passthrough."""
+    return policy_for(quant, num_layers).bits_for(name, tensor)
 
 
-def classify(name: str, t: Tensor, cfg: Config | QuantConfig, num_layers: int | None = None) -> str:
-    """'exact' | 'fp32' | 'fp16' | 'bf16' | 'keep' | 'intN' under the config's policy (the rule `bits_for` reads)."""
-    r = policy_for(cfg, num_layers).rule_for(name, t)
+def classify(name: str, t: Tensor, quant: QuantConfig, num_layers: int) -> str:
+    """'exact' | 'fp32' | 'fp16' | 'bf16' | 'keep' | 'intN' under the quant block's policy (the rule `bits_for` reads)."""
+    r = policy_for(quant, num_layers).rule_for(name, t)
     if r is None:
         return "exact"
     return f"int{r.bits}" if r.action == "int" else r.action
@@ -91,14 +91,12 @@ def _dtype_name(dt: torch.dtype) -> str:
 GptqFn = Callable[[Tensor, Tensor, IntSpec], tuple[Tensor, Tensor]]
 
 
-def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
+def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy,
                         hessians: Mapping[str, Tensor] | None = None, gptq: GptqFn | None = None,
                         awq: tuple[Mapping[str, tuple[int, ...]], object] | None = None,
                         ) -> tuple[dict[str, Tensor], dict[str, dict]]:
     """→ (tensors to store, per-name metadata). `gptq(w, H, spec)` replaces RTN for names with a Hessian; `awq` =
     ({name: group starts}, AWQConfig) protects those groups inside GPTQ (pgolf.quant.awq)."""
-    if isinstance(policy, QuantConfig):
-        policy = policy_for(policy)
     policy.check_covers(sd)
     tensors: dict[str, Tensor] = {}
     meta: dict[str, dict] = {}
@@ -118,8 +116,6 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
             use_gptq = gptq is not None and H is not None and t.ndim == 2
             starts = awq[0].get(name) if awq and use_gptq else None
             if starts:
-                from pgolf.quant.awq import quantize_protected
-
                 q, s, extra, info["awq"] = quantize_protected(gptq, t, H, spec, starts, awq[1])
                 tensors.update({name + k: v for k, v in extra.items()})
             else:
@@ -132,9 +128,6 @@ def quantize_state_dict(sd: Mapping[str, Tensor], policy: Policy | QuantConfig,
 
 
 def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict]) -> dict[str, Tensor]:
-    from pgolf.quant.awq import check_arrays, int_base
-    from pgolf.quant.lqer import check_factors
-
     check_factors(tensors, meta)
     check_arrays(tensors, meta)
     out: dict[str, Tensor] = {}
@@ -146,8 +139,6 @@ def dequantize_state_dict(tensors: Mapping[str, Tensor], meta: Mapping[str, dict
         elif kind in _PASS:
             out[name] = tensors[name].to(dtype)
         elif kind == "int" and info.get("lqer"):
-            from pgolf.quant.lqer import dequantize_corrected
-
             out[name] = dequantize_corrected(tensors, name, info, dtype)
         elif kind == "int" and info.get("awq"):
             out[name] = int_base(tensors, name, info).to(dtype).contiguous()

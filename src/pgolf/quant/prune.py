@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pgolf.config import MagnitudePruneConfig
 from pgolf.errors import PgolfError
+from pgolf.quant.config import MagnitudePruneConfig
 
 
 def quantile_abs(t: Tensor, q: float) -> float:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pgolf.config import QuantConfig, QuantRule
+from pgolf.model.control import SEED_EXPORT_CONTROLS
+from pgolf.quant.config import QuantConfig, QuantRule
 
-SEED_CONTROLS = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix", "resid_mixes", "q_gain",
-                 "skip_weight", "skip_weights", "skip_gates", "smear", "bigram.scale", "backout_lambda", "vr_lambda",
-                 "ve_layer_scales", "ve_shared.scale")
+SEED_CONTROLS = SEED_EXPORT_CONTROLS  # pgolf.model.control
 # The sparse attention gate's W (H × window, blocks.{i}.attn.attn_gate_w; no seed has it): int8 per row, absmax,
 # symmetric, no 1/c scale floor (its entries are small), as #1787/#1855 store it; checked before every named table.
 GATE_RULES = (QuantRule("*.attn_gate_w", "int", bits=8, clip="absmax", floor=False),)
@@ -74,8 +73,10 @@ def pr295(q: QuantConfig, num_layers: int) -> tuple[QuantRule, ...]:
 
 
 def pr443(q: QuantConfig, num_layers: int) -> tuple[QuantRule, ...]:
-    """≤8,192 fp16; tok_emb and blocks.8 c_k fp16; MLP int5, bigram/attn int6 with no size gate; else int8."""
-    return _pr295_443(q, num_layers, ("*tok_emb*", "*blocks.8.attn.c_k*"), 0)
+    """≤8,192 fp16; tok_emb and the second-to-last block's c_k fp16; MLP int5, bigram/attn int6 with no size gate;
+    else int8. #443's FP16_KEEP_NAME_PATTERNS default names `blocks.8.attn.c_k` literally — the second-to-last of
+    its 10 layers; it is derived from num_layers here, so at another depth it names a block that exists."""
+    return _pr295_443(q, num_layers, ("*tok_emb*", f"*blocks.{max(num_layers - 2, 0)}.attn.c_k*"), 0)
 
 
 def pr601(q: QuantConfig, num_layers: int) -> tuple[QuantRule, ...]:

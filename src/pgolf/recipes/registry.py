@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from pgolf.config import Config, override
 from pgolf.errors import PgolfError
+from pgolf.model.features.recurrence import rescale_loop
+from pgolf.model.layersets import rescale_index, rescale_layers
+from pgolf.train.progressive_context import parse_stages
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,6 @@ def tiny(cfg: Config) -> Config:
     mapped by `pgolf.model.layersets.rescale_layers` ("last:K" counts clamp to 4, "9,10" of 11 → "2,3" of 4).
     The export's size gates (passthrough ≤ N elements, pruning > N) scale by f² as the OrthoInit thresholds do.
     """
-    from pgolf.model.layersets import rescale_index, rescale_layers
-
     m = cfg.model
     heads, d, L = 4, 128, 4
     kv = max(1, heads * m.num_kv_heads // m.num_heads)
@@ -81,8 +82,6 @@ def tiny(cfg: Config) -> Config:
     if m.backout is not None and m.backout.layer is not None:
         changes["model.backout.layer"] = rescale_index(m.backout.layer, m.num_layers, L)
     if m.recurrence is not None:  # the looped range stays in the middle (3..5 of 11 → 1..2 of 4)
-        from pgolf.model.features.recurrence import rescale_loop
-
         s, e = rescale_loop(m.recurrence, m.num_layers, L)
         changes["model.recurrence.loop_start"], changes["model.recurrence.loop_end"] = s, e
     if m.parallel_residual is not None:  # near the top, in the decoder, after the looped range (8 of 11 → 3 of 4)
@@ -91,8 +90,6 @@ def tiny(cfg: Config) -> Config:
             start = max(start, changes["model.recurrence.loop_end"] + 1)
         changes["model.parallel_residual.start_layer"] = min(start, L - 1)
     if cfg.train.progressive_context is not None:  # stage lengths scale with seq_len, to powers of two ≤ 256
-        from pgolf.train.progressive_context import parse_stages
-
         f = 256 / cfg.train.seq_len
         plan = parse_stages(cfg.train.progressive_context.stages)
         changes["train.progressive_context.stages"] = tuple(

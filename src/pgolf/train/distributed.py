@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from pgolf.optim.muon import Muon, orthogonalize
 from pgolf.optim.routing import build_optimizers
@@ -43,14 +44,12 @@ def setup_optimization(model: nn.Module, runner: nn.Module, cfg, rt) -> Optimiza
     sharded = t.distribution == "sharded"
     ddp = None
     if rt.distributed and not sharded:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         ddp = DDP(runner, device_ids=[rt.local_rank] if rt.is_cuda else None, broadcast_buffers=False)
     elif rt.distributed:
         with torch.no_grad():
             for v in model.state_dict().values():
                 torch.distributed.broadcast(v, src=0)
-    optimizers, groups = build_optimizers(model, cfg, fused=rt.is_cuda, sharded=sharded)
+    optimizers, groups = build_optimizers(model, cfg.optim, cfg.model.tie_embeddings, fused=rt.is_cuda, sharded=sharded)
     for o in optimizers:
         if isinstance(o, Muon) and rt.is_cuda and t.compile:
             o.orthogonalize = torch.compile(orthogonalize, dynamic=False)

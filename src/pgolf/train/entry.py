@@ -13,20 +13,11 @@ from pathlib import Path
 
 from pgolf.config import Config, from_dict, override, parse_overrides, to_dict, validate
 from pgolf.errors import OneLineArgParser, exit_status
-
-
-def add_run_options(p) -> None:
-    p.add_argument("--data", help="directory with fineweb_{train,val}_*.bin (sets data.path)")
-    p.add_argument("--tokenizer", help="SentencePiece .model (sets data.tokenizer)")
-    p.add_argument("--out", help="run directory (default runs/RECIPE-TIMESTAMP)")
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config only")
-    p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="config overrides, e.g. train.iterations=200 (keys: `pgolf keys`)")
+from pgolf.train.options import add_run_options
+from pgolf.train.run import run
 
 
 def run_and_report(cfg: Config, recipe: str, out_arg: str | None) -> int:
-    from pgolf.train.run import run
-
     out = Path(out_arg) if out_arg else Path("runs") / f"{recipe.replace('+', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
     s = run(cfg, out, recipe=recipe)
     print(f"val_bpb {s['val_bpb']:.4f} (pre-quant {s['val_bpb_prequant']:.4f}) | {s['artifact_bytes']:,} bytes | "

@@ -78,7 +78,7 @@ def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch
                         loss = runner(x, y, **kw)
                     (loss / accum).backward()
                 total += loss.detach()
-        mu = muon_momentum(i, cfg)
+        mu = muon_momentum(i, o.muon_momentum, o.muon_momentum_warmup_start, o.muon_momentum_warmup_steps)
         for opt in optimizers:
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * scale
@@ -119,16 +119,17 @@ def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int],
             validate(step)
             clock.start()
         elapsed = clock.elapsed()
-        scale = lr_scale(step, elapsed, cfg)
+        scale = lr_scale(step, elapsed, cfg.schedule, t.iterations, cap)
         if h.qat is not None and h.qat.maybe_switch_on(scale):
             log(f"QAT on at step {step} (lr scale {scale:.3f} < {h.qat.late_threshold})")
-        if h.looping is not None and h.looping.maybe_switch_on(progress(step, elapsed, cfg)):
-            log(f"looping on at step {step} (progress {progress(step, elapsed, cfg):.3f})")
+        p = progress(step, elapsed, t.iterations, cap)
+        if h.looping is not None and h.looping.maybe_switch_on(p):
+            log(f"looping on at step {step} (progress {p:.3f})")
         if h.context is not None:
-            if h.context.update(step, progress(step, elapsed, cfg)):
-                log(f"context {h.context.seq_len} from step {step} (progress {progress(step, elapsed, cfg):.3f})")
+            if h.context.update(step, p):
+                log(f"context {h.context.seq_len} from step {step} (progress {p:.3f})")
             scale *= h.context.lr_factor(step)
-        loss = step_fn(step, scale, wd_scale(step, elapsed, cfg))
+        loss = step_fn(step, scale, wd_scale(step, elapsed, cfg.schedule.wd_taper, t.iterations, cap))
         step += 1
         if h.averager is not None and h.averager.update(h.model, step, scale):
             log(f"{h.averager.kind.upper()} first snapshot after step {step} (lr scale {scale:.3f})")

@@ -30,11 +30,15 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
+
+from pgolf.quant.config import QuantConfig
+from pgolf.quant.policy import policy_for, spec_of
+from pgolf.quant.rtn import IntSpec, dequantize, quantize
 
 
 @dataclass(frozen=True)
@@ -102,13 +106,8 @@ def fake_quant(w: Tensor, bits: int, rule: ScaleRule) -> Tensor:
     return (q * g.dq_scale).reshape(w.shape).to(w.dtype)
 
 
-def export_fake_quant(quant_cfg, num_layers: int | None = None) -> PerTarget:
-    """Per-target fake quantizers on the exporter's own grid (scale rule `export`)."""
-    from dataclasses import replace
-
-    from pgolf.quant.policy import policy_for, spec_of
-    from pgolf.quant.rtn import IntSpec, dequantize, quantize
-
+def export_fake_quant(quant_cfg: QuantConfig, num_layers: int) -> PerTarget:
+    """Per-target fake quantizers on the exporter's own grid (scale rule `export`) at a model of num_layers."""
     policy = policy_for(quant_cfg, num_layers)
 
     def make(name: str, p: Tensor, bits: int) -> Callable[[Tensor], Tensor]:
@@ -126,12 +125,10 @@ def export_fake_quant(quant_cfg, num_layers: int | None = None) -> PerTarget:
     return make
 
 
-def policy_bits(quant_cfg, num_layers: int | None = None) -> BitsFor:
+def policy_bits(quant_cfg: QuantConfig, num_layers: int) -> BitsFor:
     """Bit widths from the export policy itself (`pgolf.quant.policy.Policy.bits_for`, the one source of truth):
-    the width of the rule that will export the tensor, None for passthrough. `num_layers` resolves the tables'
-    late-layer carve-outs (a Config carries its own)."""
-    from pgolf.quant.policy import policy_for
-
+    the width of the rule that will export the tensor, None for passthrough. `num_layers` (the model's depth)
+    resolves the tables' late-layer carve-outs."""
     policy = policy_for(quant_cfg, num_layers)
 
     def bits_for(name: str, p: Tensor) -> int | None:
@@ -217,16 +214,15 @@ class _Swap:
         return False
 
 
-def build_qat(model: nn.Module, cfg, quant_cfg, bits_for: BitsFor | None = None,
-              rule: ScaleRule | None = None) -> QAT:
-    """QAT from a QATConfig; `bits_for`/`rule` default to the quant policy and `cfg.scale`."""
+def build_qat(model: nn.Module, cfg: QATConfig, quant_cfg: QuantConfig, num_layers: int,
+              bits_for: BitsFor | None = None, rule: ScaleRule | None = None) -> QAT:
+    """QAT from a QATConfig; `bits_for`/`rule` default to the quant policy at the model's depth `num_layers` and
+    `cfg.scale`."""
     if bits_for is None:
-        blocks = getattr(model, "blocks", None)
-        bits_for = policy_bits(quant_cfg, len(blocks) if blocks is not None else None)
+        bits_for = policy_bits(quant_cfg, num_layers)
     bits_for = override_bits(cfg.bits, bits_for)
     if cfg.scale == "export" and rule is None:
-        blocks = getattr(model, "blocks", None)
-        per_target = export_fake_quant(quant_cfg, len(blocks) if blocks is not None else None)
+        per_target = export_fake_quant(quant_cfg, num_layers)
         return QAT(model, bits_for, None, cfg.late_threshold, per_target=per_target, label="export")
     return QAT(model, bits_for, rule or scale_rule(cfg.scale, cfg.clip_percentile), cfg.late_threshold,
                label=cfg.scale if rule is None else "custom")

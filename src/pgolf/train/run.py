@@ -14,9 +14,9 @@ from pgolf.artifact.bundle import code_bytes_for
 from pgolf.artifact.model_file import export_model, load_artifact
 from pgolf.artifact.pack import write_atomic
 from pgolf.config import Config, config_hash, to_dict, validate
-from pgolf.data.loader import build_loader
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import byte_luts, check_vocab, load_sentencepiece
+from pgolf.data.train_loader import build_loader
 from pgolf.errors import PgolfError
 from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.run import evaluate_config
@@ -86,7 +86,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     lut = DeviceLUT(byte_luts(sp, cfg.model.vocab_size), rt.device)
     T_eval = e.seq_len or t.seq_len
     val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
-    loader = build_loader(cfg, rt)
+    loader = build_loader(cfg.data, cfg.model.vocab_size, cfg.train.seed, rt)
     log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
         + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer} | "
         + loader.describe())
@@ -98,14 +98,14 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         runner = torch.compile(model, dynamic=False, fullgraph=True)
     opt = setup_optimization(model, runner, cfg, rt)
     optimizers, ddp = opt.optimizers, opt.ddp
-    qat = build_qat(model, t.qat, cfg.quant) if t.qat is not None else None
+    qat = build_qat(model, t.qat, cfg.quant, cfg.model.num_layers) if t.qat is not None else None
     log(f"model {n_params:,} params | compile {'on' if runner is not model else 'off'} | "
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
     if model.varlen_note is not None:  # which document-isolated attention path runs (features/varlen.py)
         log(model.varlen_note)
-    for line in describe_groups(opt.groups, cfg):
+    for line in describe_groups(opt.groups, cfg.optim, cfg.model.tie_embeddings):
         log(line)
     if qat is not None:
         log(qat.describe())
@@ -164,7 +164,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
             log(f"{averager.kind.upper()} weights loaded")
         else:
             log(f"{averager.kind.upper()}: fewer than 2 snapshots, keeping the last weights")
-    hessians = calibrate(model, cfg, loader, rt.device, log, rt.autocast)  # GPTQ only: on the final weights
+    hessians = calibrate(model, cfg.quant.gptq, loader, rt.device, log, rt.autocast, batch_tokens=cfg.train.batch_tokens,
+                         seq_len=cfg.train.seq_len, seed=cfg.train.seed)  # GPTQ only: on the final weights
     # the weights `last` was scored on are still the model's unless the average was loaded
     pre = last if last is not None and not averaged else evaluate_config(model, val, e, T_eval, lut, rt,
                                                                           with_ttt=False)[0]
@@ -174,14 +175,14 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
     info = {}
     code_bytes, code_method = code_bytes_for(cfg, recipe)  # the bundled train_gpt.py this run's config ships as
     if rt.is_main:
-        info, _ = export_model(model, cfg, path, hessians, code_bytes, log)
+        info, _ = export_model(model, cfg.model, cfg.quant, cfg.artifact, path, hessians, code_bytes, log)
         log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
             f"{info['encode_seconds']:.1f} s")
     if rt.distributed:
         torch.distributed.barrier()
     _, state, rinfo = load_artifact(path)
     model.load_state_dict(state, strict=True)
-    post, ttt_stats = evaluate_config(model, val, e, T_eval, lut, rt)
+    post, ttt_stats = evaluate_config(model, val, e, T_eval, lut, rt, control_patterns=cfg.quant.control_patterns)
     eval_seconds = time.perf_counter() - t_eval
     model_bytes = rinfo["file_bytes"]
     total = model_bytes + code_bytes

@@ -24,7 +24,8 @@ folder is built from N finished pgolf runs of one config (one per seed):
 - Nothing half-written: everything is computed first, written into a temp folder beside DIR, then renamed.
 
 Source of the format: openai/parameter-golf records/track_10min_16mb/*/submission.json (e.g. the 3-seed records of
-2026-04-09 and 2026-04-29). submission.json and README.md are rendered by `pgolf.artifact.records_docs`.
+2026-04-09 and 2026-04-29). submission.json and README.md are rendered by `pgolf.records.docs`; the config comparisons live in
+`pgolf.records.compare`.
 """
 
 from __future__ import annotations
@@ -37,19 +38,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
 from pathlib import Path
-from typing import Any
 
-from pgolf.config import Config, config_hash, from_dict, override, to_dict, validate
+from pgolf.artifact.bundle import build
+from pgolf.config import Config, config_hash, from_dict, override, validate
 from pgolf.errors import PgolfError
+from pgolf.records import TRACKS
+from pgolf.records.compare import cap_of, differences, recipe_config
+from pgolf.records.docs import readme, submission
 
-CHALLENGE_CAP = 16_000_000
-TRACKS = ("10min_16mb", "non_record_16mb")
 SEED_KEY = "train.seed"
 LOCAL_KEYS = ("data.path", "data.tokenizer", "train.device")
 _SUMMARY_KEYS = ("recipe", "val_bpb", "val_loss", "val_bpb_prequant", "val_loss_prequant", "model_bytes",
                  "code_bytes", "code_bytes_method", "train_seconds", "eval_seconds", "steps", "world_size", "device",
                  "eval_partial", "env", "config_hash", "artifact_path")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,6 @@ class Meta:
     github_id: str = ""
     blurb: str | None = None  # default: recipe name + summary
     track: str | None = None  # None = decided from the runs (module docstring)
-
-
-def cap_of(cfg: Config) -> int:
-    """The byte cap a submission of this config is held to: the challenge's, or the config's if tighter."""
-    return min(cfg.artifact.max_bytes, CHALLENGE_CAP)
 
 
 def _read_json(path: Path):
@@ -126,34 +122,6 @@ def load_run(run_dir: Path) -> FinishedRun:
     return FinishedRun(run_dir, cfg, summary, log)
 
 
-def flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    """Nested config dict → {dotted key: leaf}; an absent technique block is the leaf None."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}.{k}" if prefix else k
-        out.update(flat(v, key) if isinstance(v, dict) else {key: v})
-    return out
-
-
-def differences(a: Config, b: Config, skip: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
-    """(dotted key, value in a, value in b) for every key that differs, in the config tree's order."""
-    fa, fb = flat(to_dict(a)), flat(to_dict(b))
-    keys = list(fa) + [k for k in fb if k not in fa]
-    return [(k, fa.get(k, _MISSING), fb.get(k, _MISSING)) for k in keys
-            if k not in skip and fa.get(k, _MISSING) != fb.get(k, _MISSING)]
-
-
-def recipe_config(recipe: str) -> Config | None:
-    """The registered recipe a run's recipe string names ("pr1473", "pr1473+tiny"), or None when unregistered."""
-    from pgolf.recipes import REGISTRY, tiny
-
-    base, *mods = recipe.split("+")
-    if base not in REGISTRY or set(mods) - {"tiny"}:
-        return None
-    cfg = REGISTRY[base].build()
-    return tiny(cfg) if "tiny" in mods else cfg
-
-
 def shipped_config(runs: list[FinishedRun]) -> Config:
     """The one config the runs share, with the first run's seed and the recipe's own data paths and device."""
     first = runs[0]
@@ -175,8 +143,6 @@ def shipped_config(runs: list[FinishedRun]) -> Config:
 
 def check_code_bytes(run: FinishedRun, shipped: Config, code: bytes, log) -> None:
     """The run's counted code_bytes = the bundle this checkout builds for the run's own config."""
-    from pgolf.artifact.bundle import build
-
     s = run.summary
     if s["code_bytes_method"] != "bundle":
         log(f"{run.path}: code_bytes {s['code_bytes']:,} were counted as {s['code_bytes_method']!r} (run from a "
@@ -248,9 +214,6 @@ def write_folder(out: Path, files: dict[str, bytes], force: bool) -> None:
 def export(run_dirs, out: Path, meta: Meta | None = None, force: bool = False, log=print,
            date: str | None = None) -> dict:
     """Check the runs, build train_gpt.py, README.md and submission.json, write the folder; return submission.json."""
-    from pgolf.artifact.bundle import build
-    from pgolf.artifact.records_docs import readme, submission
-
     out, meta = Path(out), meta or Meta()
     if not run_dirs:
         raise PgolfError("export: give at least one RUN_DIR")

@@ -1,4 +1,4 @@
-"""The two documents of a records folder (pgolf.artifact.records): submission.json and README.md.
+"""The two documents of a records folder (pgolf.records.folder): submission.json and README.md.
 
 submission.json follows the public repo's field names (records/track_10min_16mb/*/submission.json): every per-seed
 figure is the run's summary.json value as it is; val_bpb, val_loss and the pre-quant figures are means over seeds,
@@ -13,12 +13,12 @@ from __future__ import annotations
 import statistics
 
 from pgolf.config import Config, config_hash
+from pgolf.recipes import REGISTRY
+from pgolf.records.compare import cap_of, differences, recipe_config
 
 
 def _lineage(recipe: str) -> list:
     """The registered recipe a run names and its parents, child first (empty when unregistered)."""
-    from pgolf.recipes import REGISTRY
-
     out, name = [], recipe.split("+")[0]
     while name in REGISTRY and len(out) < 50:
         out.append(REGISTRY[name])
@@ -38,9 +38,6 @@ def hardware(s: dict) -> str:
 
 def submission(runs: list, shipped: Config, code: bytes, meta, track: str, date: str) -> dict:
     """submission.json: the runs' figures as they are, the shipped file's bytes, means and sample std over seeds."""
-    from pgolf.artifact.records import cap_of
-    from pgolf.recipes import REGISTRY
-
     recipe = runs[0].recipe
     entry = REGISTRY.get(recipe.split("+")[0])
     summary = entry.summary if entry is not None else f"pgolf recipe {recipe}"
@@ -109,8 +106,6 @@ def _bytes(sub: dict) -> list[str]:
 
 
 def _config_diff(sub: dict, shipped: Config) -> list[str]:
-    from pgolf.artifact.records import differences, recipe_config
-
     base = recipe_config(sub["recipe"])
     if base is None:
         return [f"Recipe `{sub['recipe']}` is not registered in this pgolf: no diff to show."]
