@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     print(f"  without the {len(off)} feature-off modules (LZMA): {packed(pruned, cfg, args.recipe, 'lzma'):>7,} B")
     print(f"  … and brotli-11:                                {packed(pruned, cfg, args.recipe, 'brotli'):>7,} B")
     print(f"  … and signature annotations stripped (brotli):  {packed(bare, cfg, args.recipe, 'brotli'):>7,} B")
-    print(f"  the bar (#1855's counted code):                  31,999 B")
+    print("  the bar (#1855's counted code):                  31,999 B")
     print(f"feature-off modules: {', '.join(off)}")
     rows = sorted(((len(lzma.compress(s.encode(), format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)), len(s), n)
                    for n, (_, s) in mods.items()), reverse=True)

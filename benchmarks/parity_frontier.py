@@ -9,7 +9,9 @@ and with FUSED_CE_ENABLED=0 semantics), `flash_attn_interface` by SDPA (dense ca
 For each record: its GPT at our tiny shape (recipes.tiny, 5 layers), random weights everywhere, copied into pgolf's
 GPT through a name map (banks → per-layer c_q/proj/c_k/c_v/mlp.fc/mlp.proj; smear_gate.weight → smear.gate_w;
 smear_lambda → smear.lam; the rest by name), then max|Δlogit| and |Δloss| with looping off (before the switch) and
-on (after it), for the dense path and for the VarLen path (the packed row with cu_seqlens at BOS).
+on (after it), for the dense path and for the VarLen path (the packed row with cu_seqlens at BOS). #2135's SmearGate
+BOS fix is read from SMEAR_GATE_BOS_FIX (unset in its run, as here: off); its AsymLogit caps get the same random
+perturbation as every weight, so the eval path's two caps differ.
 
 Usage:  PYTHONPATH=src python benchmarks/parity_frontier.py [--records pr1855 pr2135] [--json]
 """
@@ -145,8 +147,6 @@ def compare(name: str, script: Path, seed: int = 0) -> list[dict]:
     theirs = mod.GPT(record_hparams(mod, cfg)).float().eval()
     for p in theirs.parameters():
         p.add_(0.1 * torch.randn_like(p))  # every weight matters (zero-init projections included)
-    if cfg.model.smear_gate.reset_at_bos is False:  # #2135 reads SMEAR_GATE_BOS_FIX from the environment (unset)
-        pass
     ours = GPT(cfg.model).float().eval()
     ours.load_state_dict(to_pgolf_state(theirs.state_dict(), LAYERS), strict=True)
     T, B, V = cfg.train.seq_len, 2, cfg.model.vocab_size
