@@ -34,6 +34,8 @@ from parity_seeds import MIRROR, _CECapture  # noqa: E402  (benchmarks/ is not a
 from pgolf.config import override  # noqa: E402
 from pgolf.data.packed import cu_seqlens_of  # noqa: E402
 from pgolf.model.gpt import GPT  # noqa: E402
+from pgolf.quant.gptq import gptq_quantize  # noqa: E402
+from pgolf.quant.policy import policy_for, spec_of  # noqa: E402
 from pgolf.recipes import get_recipe, tiny  # noqa: E402
 
 RECORDS = {
@@ -112,6 +114,9 @@ def record_hparams(mod, cfg):
         gate_window=m.smear_gate.window, sparse_attn_gate_enabled=True, sparse_attn_gate_scale=m.attn_gate.scale,
         gated_attn_enabled=False, attn_out_gate_enabled=False, rope_yarn=False, fused_ce_enabled=False,
         tie_embeddings=True, train_seq_len=cfg.train.seq_len, asym_logit_rescale=m.asym_logit is not None)
+    # the logged run's export knobs (train_seed42.log of #1855 and #2135; the class defaults are the env fallbacks)
+    h.__dict__.update(matrix_bits=6, embed_bits=7, matrix_clip_sigmas=12.85, embed_clip_sigmas=14.0,
+                      mlp_clip_sigmas=11.5, attn_clip_sigmas=13.0)
     return h
 
 
@@ -186,6 +191,42 @@ def compare(name: str, script: Path, seed: int = 0) -> list[dict]:
     return rows
 
 
+@torch.no_grad()
+def compare_quant(name: str, script: Path, seed: int = 0) -> dict:
+    """The record's `gptq_quantize_weight` (its clip sigmas and bit widths by name, as `gptq_mixed_quantize`
+    picks them) vs pgolf's GPTQ under the recipe's quant policy, given the SAME Hessian per matrix (a random SPD
+    one: X^T X of 4·in correlated rows): count of differing integer values and max |Δscale|."""
+    cfg = tiny(get_recipe(name).build())
+    cfg = override(cfg, {"model.num_layers": LAYERS, "model.recurrence.loop_start": 1,
+                         "model.recurrence.loop_end": 2, "model.parallel_residual.start_layer": 3})
+    mod = load_record(script, name)
+    h = record_hparams(mod, cfg)
+    torch.manual_seed(seed)
+    theirs = mod.GPT(h).float()
+    for p in theirs.parameters():
+        p.add_(0.02 * torch.randn_like(p))
+    state = to_pgolf_state(theirs.state_dict(), LAYERS)
+    policy, g = policy_for(cfg.quant, LAYERS), torch.Generator().manual_seed(seed + 1)
+    total = diff = 0
+    max_ds = 0.0
+    for key, w in sorted(state.items()):
+        rule = policy.rule_for(key, w)
+        if w.ndim != 2 or w.numel() <= 65536 * (128 / 512) ** 2 or rule is None or rule.action != "int":
+            continue  # the record's passthrough (≤ 65,536 at full size; scaled by tiny's f²) and gates
+        cols = w.shape[1]
+        x = torch.randn(4 * cols, cols, generator=g) @ (torch.eye(cols) + 0.3 * torch.randn(cols, cols, generator=g))
+        H = x.T @ x
+        cs = (h.embed_clip_sigmas if "tok_emb" in key else h.mlp_clip_sigmas if ".mlp." in key
+              else h.attn_clip_sigmas if ".attn." in key else h.matrix_clip_sigmas)
+        bits = h.embed_bits if "tok_emb" in key else h.matrix_bits
+        q_t, s_t = mod.gptq_quantize_weight(w, H, clip_sigmas=cs, clip_range=2 ** (bits - 1) - 1)
+        q_o, s_o = gptq_quantize(w, H, spec_of(rule), cfg.quant.gptq)
+        total += q_t.numel()
+        diff += int((q_t != q_o).sum())
+        max_ds = max(max_ds, (s_t.float() - s_o.float()).abs().max().item())
+    return {"record": name, "int_values": total, "differing": diff, "max_dscale": max_ds}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", nargs="*", default=sorted(RECORDS), choices=sorted(RECORDS))
@@ -194,15 +235,16 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, quant = [], []
     for name in args.records:
         ref, path = RECORDS[name]
         dst = args.workdir / f"{name}_train_gpt.py"
         dst.write_bytes(subprocess.run(["git", "-C", str(args.mirror), "show", f"{ref}:{path}"], check=True,
                                        capture_output=True).stdout)
         rows += compare(name, dst)
+        quant.append(compare_quant(name, dst))
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"logits": rows, "quant": quant}, indent=2))
     else:
         print(f"{'record':<7} {'looping':<7} {'path':<6} {'max|Δlogit| train':>18} {'max|Δlogit| eval':>17} "
               f"{'|Δloss|':>9} {'params':>8}  ok")
@@ -210,7 +252,11 @@ def main(argv=None) -> int:
             print(f"{r['record']:<7} {str(r['looping']):<7} {r['path']:<6} {r['max_dlogit_train']:>18.2e} "
                   f"{r['max_dlogit_eval']:>17.2e} {r['dloss']:>9.2e} {r['params_tiny']:>8,}  "
                   f"{'yes' if r['ok'] and r['params_tiny'] == r['params_record_tiny'] else 'NO'}")
-    return 0 if all(r["ok"] and r["params_tiny"] == r["params_record_tiny"] for r in rows) else 1
+        for q in quant:
+            print(f"{q['record']}: GPTQ with the same Hessians: {q['differing']:,} of {q['int_values']:,} integer "
+                  f"values differ, max |Δscale| {q['max_dscale']:.2e}")
+    ok = all(r["ok"] and r["params_tiny"] == r["params_record_tiny"] for r in rows)
+    return 0 if ok and all(q["differing"] == 0 for q in quant) else 1
 
 
 if __name__ == "__main__":
