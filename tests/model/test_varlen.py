@@ -51,7 +51,7 @@ def test_attention_equals_each_segment_alone():
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 20, h, 8, generator=g) for h in (4, 2, 2))
     cu = torch.tensor([0, 6, 15, 20, 20], dtype=torch.int32)
-    y = varlen_attention(q, k, v, cu, 20, "masked")
+    y = varlen_attention(q, k, v, cu, 20)  # the exact masked path
     for s, e in ((0, 6), (6, 15), (15, 20)):
         ref = F.scaled_dot_product_attention(q[:, s:e].transpose(1, 2), k[:, s:e].transpose(1, 2),
                                              v[:, s:e].transpose(1, 2), is_causal=True, enable_gqa=True)

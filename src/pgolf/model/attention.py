@@ -94,7 +94,7 @@ class CausalSelfAttention(nn.Module):
         kv_dim = self.num_kv_heads * self.head_dim
         self.kernel = kernel
         self.fa3 = _fa3_func() if kernel == "fa3" else None  # resolved once, outside forward (compile-friendly)
-        self.varlen_kernel = "masked"  # set by GPT when model.varlen is on (features/varlen.py)
+        self.varlen_fa3 = None  # flash_attn_varlen_func when GPT resolves model.varlen to FA3 (features/varlen.py)
         self.c_q = CastedLinear(dim, dim, bias=False)
         self.c_k = CastedLinear(dim, kv_dim, bias=False)
         self.c_v = CastedLinear(dim, kv_dim, bias=False)
@@ -149,7 +149,7 @@ class CausalSelfAttention(nn.Module):
         With cu_seqlens (x is then one flat row), attention stays inside each segment (features/varlen.py)."""
         q, k, v, raw_v = self.qkv(x, ve, v0)
         if cu_seqlens is not None:
-            y = varlen_attention(q, k, v, cu_seqlens, max_seqlen, self.varlen_kernel)
+            y = varlen_attention(q, k, v, cu_seqlens, max_seqlen, self.varlen_fa3)
         else:
             y = _attend(q, k, v, self.fa3)
         return self.output(y, v, x), raw_v

@@ -28,7 +28,7 @@ from pgolf.model.features.recurrence import unet_split, virtual_order
 from pgolf.model.features.skip_gates import apply_skip
 from pgolf.model.features.smear_gate import make_smear_gate
 from pgolf.model.features.value_embed import ValueEmbedding
-from pgolf.model.features.varlen import resolve_varlen_kernel
+from pgolf.model.features.varlen import resolve_varlen_kernel, varlen_kernel_fn
 from pgolf.model.init import init_weights
 from pgolf.model.layers import CastedLinear, rms_norm, zero_init
 
@@ -63,9 +63,7 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg, i, self.attention_kernel) for i in range(L))
         self.varlen_kernel, self.varlen_note = None, None  # document-isolated attention (features/varlen.py)
         if cfg.varlen is not None:
-            self.varlen_kernel, self.varlen_note = resolve_varlen_kernel(cfg.varlen.kernel, torch.cuda.is_available())
-            for b in self.blocks:
-                b.attn.varlen_kernel = self.varlen_kernel
+            self.resolve_varlen(torch.cuda.is_available())
         self.ve_shared, self.ve_slot = None, {}
         if cfg.value_embed is not None:
             ve = cfg.value_embed
@@ -98,6 +96,13 @@ class GPT(nn.Module):
         """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
         c = self.cfg
         init_weights(self, c.init, c.num_layers, c.tied_embed_init_std if c.tie_embeddings else None)
+
+    def resolve_varlen(self, on_cuda: bool) -> str:
+        """Pick the varlen kernel for the device the model runs on (the trainer calls it); → the log line."""
+        self.varlen_kernel, self.varlen_note = resolve_varlen_kernel(self.cfg.varlen.kernel, on_cuda)
+        for b in self.blocks:
+            b.attn.varlen_fa3 = varlen_kernel_fn(self.varlen_kernel)
+        return self.varlen_note
 
     def ttt_only_names(self) -> tuple[str, ...]:
         """Parameters that training never updates and only test-time training may adapt (AsymLogit's caps)."""

@@ -103,8 +103,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log) -> dict:
         f"attention {describe_attention_kernel(cfg.model.attention_kernel, rt.is_cuda)} | "
         f"accum {accum}/rank | {t.batch_tokens:,} tokens/step | {opt.describe()} | "
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
-    if model.varlen_note is not None:  # which document-isolated attention path runs (features/varlen.py)
-        log(model.varlen_note)
+    if cfg.model.varlen is not None:  # which document-isolated attention path runs (features/varlen.py)
+        log(model.resolve_varlen(rt.is_cuda))
     for line in describe_groups(opt.groups, cfg.optim, cfg.model.tie_embeddings):
         log(line)
     if qat is not None:
