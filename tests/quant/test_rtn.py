@@ -23,7 +23,7 @@ def naive(w: torch.Tensor, spec: IntSpec, pct_override: float | None = None):
         elif spec.clip == "percentile":
             clip = torch.quantile(a, spec.clip_value / 100)
         else:  # sdclip
-            clip = spec.clip_value * (row - row.mean()).square().mean().sqrt()
+            clip = spec.clip_value * ((row - row.mean()).square().sum() / (row.numel() - 1)).sqrt()  # sample std
         s = max(float(clip) / c, 1.0 / c if spec.floor else TINY)
         s16 = torch.tensor(s).half().clamp_min(TINY)
         q = torch.clamp(torch.round(torch.clamp(row, -float(clip), float(clip)) / s16.float()), lo, c)

@@ -30,14 +30,17 @@ from pgolf.eval.config import (
     validate_eval,
 )
 from pgolf.model.config import ModelConfig, validate_model
+from pgolf.model.features.asym_logit import AsymLogitConfig
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig
 from pgolf.model.features.bigram_hash import BigramHashConfig
 from pgolf.model.features.parallel_residual import ParallelResidualConfig
 from pgolf.model.features.recurrence import RecurrenceConfig
+from pgolf.model.features.skip_gates import SkipGateConfig
 from pgolf.model.features.smear_gate import SmearGateConfig
 from pgolf.model.features.value_embed import ValueEmbedConfig
 from pgolf.model.features.value_residual import ValueResidualConfig
+from pgolf.model.features.varlen import VarlenConfig
 from pgolf.model.features.xsa import XSAConfig
 from pgolf.model.init import InitConfig, OrthoInitConfig, SpectralEmbedInitConfig
 from pgolf.optim.config import OptimConfig, ScheduleConfig
@@ -50,14 +53,15 @@ from pgolf.quant.config import (
     QuantRule,
     SelectivePruneConfig,
 )
-from pgolf.train.config import TrainConfig
+from pgolf.train.config import ProgressiveContextConfig, TrainConfig
 
 __all__ = [
-    "AWQConfig", "ArtifactConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig",
+    "AWQConfig", "ArtifactConfig", "AsymLogitConfig", "AttnGateConfig", "BackoutConfig", "BigramHashConfig", "Config", "DataConfig",
     "EvalConfig", "GPTQConfig", "InitConfig", "LQERConfig", "LoRATTTConfig", "MagnitudePruneConfig", "ModelConfig",
-    "NgramTiltConfig", "OptimConfig", "OrthoInitConfig", "PerGroupConfig", "PhasedTTTConfig", "ParallelResidualConfig", "QuantConfig", "QuantRule", "RecurrenceConfig",
-    "ScheduleConfig", "SelectivePruneConfig", "SmearGateConfig", "SpectralEmbedInitConfig", "TTTConfig",
-    "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "XSAConfig",
+    "NgramTiltConfig", "OptimConfig", "OrthoInitConfig", "PerGroupConfig", "PhasedTTTConfig", "ParallelResidualConfig",
+    "ProgressiveContextConfig", "QuantConfig", "QuantRule", "RecurrenceConfig",
+    "ScheduleConfig", "SelectivePruneConfig", "SkipGateConfig", "SmearGateConfig", "SpectralEmbedInitConfig", "TTTConfig",
+    "TrainConfig", "ValueEmbedConfig", "ValueResidualConfig", "VarlenConfig", "XSAConfig",
     "all_keys", "coerce", "config_hash", "from_dict", "override", "parse_overrides", "to_dict", "validate",
     "validate_eval", "validate_model",
 ]

@@ -28,6 +28,8 @@ def validate(cfg: Config) -> Config:
         *optim_checks(cfg.optim),
         *schedule_checks(cfg.schedule),
         *quant_checks(cfg.quant),
+        (m.varlen is None or cfg.data.loader == "packed", "model.varlen",
+         "needs data.loader=packed (its cu_seqlens drive the document-isolated attention)"),
         (cfg.quant.gptq is None or not cfg.quant.gptq.embeddings or m.tie_embeddings, "quant.gptq.embeddings",
          "needs tied embeddings (model.tie_embeddings=true): the LM head's inputs give the embedding's Hessian"),
     ]

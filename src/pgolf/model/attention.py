@@ -29,6 +29,7 @@ from pgolf.model.features.attn_gate import (
     make_sparse_attn_gate,
 )
 from pgolf.model.features.value_residual import mix_value_residual
+from pgolf.model.features.varlen import varlen_attention
 from pgolf.model.features.xsa import exclusive_self_attention
 from pgolf.model.layers import CastedLinear, Rotary, rms_norm, zero_init
 
@@ -93,6 +94,7 @@ class CausalSelfAttention(nn.Module):
         kv_dim = self.num_kv_heads * self.head_dim
         self.kernel = kernel
         self.fa3 = _fa3_func() if kernel == "fa3" else None  # resolved once, outside forward (compile-friendly)
+        self.varlen_fa3 = None  # flash_attn_varlen_func when GPT resolves model.varlen to FA3 (features/varlen.py)
         self.c_q = CastedLinear(dim, dim, bias=False)
         self.c_k = CastedLinear(dim, kv_dim, bias=False)
         self.c_v = CastedLinear(dim, kv_dim, bias=False)
@@ -141,7 +143,13 @@ class CausalSelfAttention(nn.Module):
             y = apply_sparse_attn_gate(y, x, self.attn_gate_w, self.attn_gate_scale)
         return self.proj(y.reshape(x.shape))
 
-    def forward(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """→ (output (B, T, C), raw V (B, T, Hkv, D) before value-residual mixing: layer 0's becomes v0)."""
+    def forward(self, x: Tensor, ve: Tensor | None = None, v0: Tensor | None = None,
+                cu_seqlens: Tensor | None = None, max_seqlen: int = 0) -> tuple[Tensor, Tensor]:
+        """→ (output (B, T, C), raw V (B, T, Hkv, D) before value-residual mixing: layer 0's becomes v0).
+        With cu_seqlens (x is then one flat row), attention stays inside each segment (features/varlen.py)."""
         q, k, v, raw_v = self.qkv(x, ve, v0)
-        return self.output(_attend(q, k, v, self.fa3), v, x), raw_v
+        if cu_seqlens is not None:
+            y = varlen_attention(q, k, v, cu_seqlens, max_seqlen, self.varlen_fa3)
+        else:
+            y = _attend(q, k, v, self.fa3)
+        return self.output(y, v, x), raw_v

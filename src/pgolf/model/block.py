@@ -31,15 +31,17 @@ class Block(nn.Module):
         self.resid_mix = nn.Parameter(torch.stack((torch.ones(d), torch.zeros(d))).float())
         self.ln_scale = 1.0 / math.sqrt(layer + 1) if cfg.ln_scale else None
 
-    def forward(self, x: Tensor, x0: Tensor, ve: Tensor | None = None,
-                v0: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """→ (new x, the attention's raw V)."""
+    def forward(self, x: Tensor, x0: Tensor, ve: Tensor | None = None, v0: Tensor | None = None,
+                cu_seqlens: Tensor | None = None, max_seqlen: int = 0) -> tuple[Tensor, Tensor]:
+        """→ (new x, the attention's raw V); cu_seqlens/max_seqlen: document-isolated attention (features/varlen)."""
         mix = self.resid_mix.to(x.dtype)
         x = mix[0] * x + mix[1] * x0
         h = rms_norm(x)
         if self.ln_scale is not None:
             h = h * self.ln_scale
-        a, v = self.attn(h, ve, v0)
+        # varlen only when given, so stand-ins for attention.forward (quant/generate.py's KV cache) keep working
+        kw = {} if cu_seqlens is None else {"cu_seqlens": cu_seqlens, "max_seqlen": max_seqlen}
+        a, v = self.attn(h, ve, v0, **kw)
         x = x + self.attn_scale.to(x.dtype) * a
         h = rms_norm(x)
         if self.ln_scale is not None:

@@ -13,14 +13,17 @@ from typing import Literal, NamedTuple
 
 from pgolf.errors import PgolfError
 from pgolf.kernels.softcap_ce import SoftcapCEConfig
+from pgolf.model.features.asym_logit import AsymLogitConfig
 from pgolf.model.features.attn_gate import AttnGateConfig
 from pgolf.model.features.backout import BackoutConfig, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashConfig
 from pgolf.model.features.parallel_residual import ParallelResidualConfig, parallel_checks
 from pgolf.model.features.recurrence import RecurrenceConfig, recurrence_checks, virtual_order
+from pgolf.model.features.skip_gates import SkipGateConfig
 from pgolf.model.features.smear_gate import SmearGateConfig
 from pgolf.model.features.value_embed import ValueEmbedConfig
 from pgolf.model.features.value_residual import ValueResidualConfig
+from pgolf.model.features.varlen import VarlenConfig
 from pgolf.model.features.xsa import XSAConfig
 from pgolf.model.init import InitConfig
 from pgolf.model.layersets import parse_layers
@@ -63,6 +66,9 @@ class ModelConfig:
     recurrence: RecurrenceConfig | None = None  # looped middle layers (#1855), pgolf.model.features.recurrence
     parallel_residual: ParallelResidualConfig | None = None  # two lanes (#1855), features.parallel_residual
     softcap_ce: SoftcapCEConfig | None = None  # chunked softcapped CE, no softcapped copy (pgolf.kernels.softcap_ce)
+    asym_logit: AsymLogitConfig | None = None  # TTT-only pos/neg softcaps (#1923), features.asym_logit
+    varlen: VarlenConfig | None = None  # document-isolated attention in training (#1530), features.varlen
+    skip_gates: SkipGateConfig | None = None  # σ-gated U-Net skips (#1855), features.skip_gates; needs unet_skips
 
 
 def validate_model(m: ModelConfig) -> ModelConfig:
@@ -93,6 +99,7 @@ def validate_model(m: ModelConfig) -> ModelConfig:
         (m.smear_gate is None or m.smear_gate.kind != "gated" or 1 <= m.smear_gate.window <= m.model_dim,
          "model.smear_gate.window", f"must be in [1, {m.model_dim}] (model_dim) with kind=gated"),
         *(recurrence_checks(m.recurrence, m.num_layers) if m.recurrence is not None else []),
+        (m.skip_gates is None or m.unet_skips, "model.skip_gates", "needs model.unet_skips=true (it gates the skips)"),
     ]
     for ok, key, msg in checks:
         if not ok:

@@ -17,10 +17,12 @@ SEED_BASE = ("attn_scale", "attn_scales", "mlp_scale", "mlp_scales", "resid_mix"
 GATE = ("attn_gate_w",)
 # The two-lane residual's λs (#1855, pgolf.model.features.parallel_residual): scalar Adam.
 PARALLEL = ("parallel_post_lambdas", "parallel_resid_lambdas")
+# The σ-gated U-Net skips' gates (#1855, pgolf.model.features.skip_gates): scalar Adam, float at export.
+SKIP_GATES = ("skip_gates",)
 # The default `quant.control_patterns` (training precision, the baseline export table, TTT params=control).
-CONTROL_PATTERNS = SEED_BASE + GATE
+CONTROL_PATTERNS = SEED_BASE + SKIP_GATES + GATE
 # The routing table's control rule (pgolf.optim.routing): every control name any model of this package has.
-ROUTING_CONTROLS = SEED_BASE + PARALLEL + GATE
+ROUTING_CONTROLS = SEED_BASE + SKIP_GATES + PARALLEL + GATE
 # The seeds' export tables' fp32 controls (#198 … #1473 `CONTROL_TENSOR_NAME_PATTERNS` as their code sets it).
 SEED_EXPORT_CONTROLS = SEED_BASE + ("smear", "bigram.scale", "backout_lambda", "vr_lambda", "ve_layer_scales",
                                     "ve_shared.scale")

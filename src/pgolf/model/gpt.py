@@ -21,12 +21,15 @@ from pgolf.kernels.softcap_ce import softcap_cross_entropy
 from pgolf.model.attention import resolve_attention_kernel
 from pgolf.model.block import Block
 from pgolf.model.config import ModelConfig, layer_sets
+from pgolf.model.features.asym_logit import TTT_ONLY, asym_softcap
 from pgolf.model.features.backout import apply_backout, backout_layer
 from pgolf.model.features.bigram_hash import BigramHashEmbedding
 from pgolf.model.features.parallel_residual import two_lane_block
 from pgolf.model.features.recurrence import unet_split, virtual_order
+from pgolf.model.features.skip_gates import apply_skip
 from pgolf.model.features.smear_gate import make_smear_gate
 from pgolf.model.features.value_embed import ValueEmbedding
+from pgolf.model.features.varlen import resolve_varlen_kernel, varlen_kernel_fn
 from pgolf.model.init import init_weights
 from pgolf.model.layers import CastedLinear, rms_norm, zero_init
 
@@ -55,7 +58,13 @@ class GPT(nn.Module):
             enc, dec = unet_split(self.order_looped)
             n_skip = max(n_skip, min(len(enc), len(dec)))
             self.skip_weights = nn.Parameter(torch.ones(n_skip, d, dtype=torch.float32))
+        self.skip_gates = None  # σ-gated skips (#1855), pgolf.model.features.skip_gates
+        if cfg.unet_skips and cfg.skip_gates is not None:
+            self.skip_gates = nn.Parameter(torch.full((n_skip, d), cfg.skip_gates.init, dtype=torch.float32))
         self.blocks = nn.ModuleList(Block(cfg, i, self.attention_kernel) for i in range(L))
+        self.varlen_kernel, self.varlen_note = None, None  # document-isolated attention (features/varlen.py)
+        if cfg.varlen is not None:
+            self.resolve_varlen(torch.cuda.is_available())
         self.ve_shared, self.ve_slot = None, {}
         if cfg.value_embed is not None:
             ve = cfg.value_embed
@@ -72,10 +81,15 @@ class GPT(nn.Module):
         if cfg.parallel_residual is not None:
             pr = cfg.parallel_residual
             self.par_start, n_par = pr.start_layer, L - pr.start_layer
+            self.par_row0 = 0 if pr.all_layers else pr.start_layer  # row of physical layer i: i − par_row0
+            n_par = L if pr.all_layers else n_par
             # flat (1-D: fp32 and scalar-Adam like every control vector), read as (n_par, 2, 2) and (n_par, 2)
             self.parallel_post_lambdas = nn.Parameter(torch.full((4 * n_par,), pr.post_init, dtype=torch.float32))
             self.parallel_resid_lambdas = nn.Parameter(torch.full((2 * n_par,), pr.resid_init, dtype=torch.float32))
         self.lm_head = None if cfg.tie_embeddings else zero_init(CastedLinear(d, cfg.vocab_size, bias=False))
+        if cfg.asym_logit is not None:  # TTT-only caps (#1923): frozen in training (features/asym_logit.py)
+            self.softcap_pos = nn.Parameter(torch.tensor(cfg.logit_softcap, dtype=torch.float32), requires_grad=False)
+            self.softcap_neg = nn.Parameter(torch.tensor(cfg.logit_softcap, dtype=torch.float32), requires_grad=False)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -83,6 +97,17 @@ class GPT(nn.Module):
         """The seeds' initialisation as configured in `cfg.init` (see `pgolf.model.init`)."""
         c = self.cfg
         init_weights(self, c.init, c.num_layers, c.tied_embed_init_std if c.tie_embeddings else None)
+
+    def resolve_varlen(self, on_cuda: bool) -> str:
+        """Pick the varlen kernel for the device the model runs on (the trainer calls it); → the log line."""
+        self.varlen_kernel, self.varlen_note = resolve_varlen_kernel(self.cfg.varlen.kernel, on_cuda)
+        for b in self.blocks:
+            b.attn.varlen_fa3 = varlen_kernel_fn(self.varlen_kernel)
+        return self.varlen_note
+
+    def ttt_only_names(self) -> tuple[str, ...]:
+        """Parameters that training never updates and only test-time training may adapt (AsymLogit's caps)."""
+        return TTT_ONLY if self.cfg.asym_logit is not None else ()
 
     def set_looping(self, on: bool) -> None:
         """Run the looped (virtual) schedule or the plain one; only a model with `cfg.recurrence` can loop."""
@@ -102,8 +127,18 @@ class GPT(nn.Module):
             return None
         return ve * self.ve_layer_scales[self.ve_slot[layer]].to(ve.dtype)
 
-    def hidden(self, idx: Tensor) -> Tensor:
-        """Final normed hidden states (B, T, d)."""
+    def skip_row(self, k: int) -> tuple[Tensor, Tensor | None]:
+        """(skip weight, skip gate or None) of skip pair k."""
+        return self.skip_weights[k], None if self.skip_gates is None else self.skip_gates[k]
+
+    def hidden(self, idx: Tensor, cu_seqlens: Tensor | None = None, max_seqlen: int = 0) -> Tensor:
+        """Final normed hidden states (B, T, d). With cu_seqlens (model.varlen, boundaries of idx.flatten()) the
+        batch runs as one flat row whose attention stays inside each segment (features/varlen.py)."""
+        shape = idx.shape
+        if cu_seqlens is not None:
+            if self.varlen_kernel is None:
+                raise ValueError("cu_seqlens given but model.varlen is off")
+            idx = idx.reshape(1, -1)
         x = self.tok_emb(idx)
         if self.bigram is not None:
             x = x + self.bigram(idx)
@@ -121,17 +156,17 @@ class GPT(nn.Module):
             if self.par_start is not None and i >= self.par_start:
                 lane0, lane1 = lanes if lanes is not None else (x, x)
                 if j >= n_enc and skips:  # skips go into lane0 only
-                    lane0 = lane0 + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
-                k = i - self.par_start
+                    lane0 = apply_skip(lane0, skips.pop(), *self.skip_row(j - n_enc))
+                k = i - self.par_row0
                 post = self.parallel_post_lambdas[4 * k : 4 * k + 4].view(2, 2)
                 resid = self.parallel_resid_lambdas[2 * k : 2 * k + 2]
                 lane0, lane1, _ = two_lane_block(self.blocks[i], lane0, lane1, x0, post, resid,
-                                                 self.layer_ve(i, ve), v0)
+                                                 self.layer_ve(i, ve), v0, cu_seqlens, max_seqlen)
                 lanes = (lane0, lane1)
                 continue
             if j >= n_enc and skips:
-                x = x + self.skip_weights[j - n_enc].to(x.dtype) * skips.pop()
-            x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0)
+                x = apply_skip(x, skips.pop(), *self.skip_row(j - n_enc))
+            x, v = self.blocks[i](x, x0, self.layer_ve(i, ve), v0, cu_seqlens, max_seqlen)
             if j == 0 and self.cfg.value_residual is not None:
                 v0 = v
             if j < n_enc:
@@ -142,36 +177,44 @@ class GPT(nn.Module):
             x = 0.5 * (lanes[0] + lanes[1])
         if self.backout_lambda is not None:
             x = apply_backout(x, x_mid, self.backout_lambda)
-        return rms_norm(x)
+        return rms_norm(x).reshape(*shape, -1)
 
-    def head(self, idx: Tensor) -> Tensor:
-        """Logits before the softcap (B, T, V), in the head's compute dtype."""
-        x = self.hidden(idx)
+    def head(self, idx: Tensor, cu_seqlens: Tensor | None = None, max_seqlen: int = 0) -> Tensor:
+        """Logits before the softcap (B, T, V), in the head's compute dtype; cu_seqlens: document-isolated attention."""
+        x = self.hidden(idx, cu_seqlens, max_seqlen)
         return F.linear(x, self.tok_emb.weight) if self.lm_head is None else self.lm_head(x)
 
-    def logits(self, idx: Tensor) -> Tensor:
-        """Softcapped fp32 logits (B, T, V)."""
-        z = self.head(idx)
+    def logits(self, idx: Tensor, train: bool = False, cu_seqlens: Tensor | None = None,
+               max_seqlen: int = 0) -> Tensor:
+        """Softcapped fp32 logits (B, T, V); the eval cap is AsymLogit's when on, training's always symmetric."""
+        z = self.head(idx, cu_seqlens, max_seqlen)
         c = self.cfg.logit_softcap
         z = z.to(torch.promote_types(z.dtype, torch.float32))
+        if self.cfg.asym_logit is not None and not train:
+            return asym_softcap(z, self.softcap_pos, self.softcap_neg)
         return c * torch.tanh(z / c)
 
-    def chunked_nll(self, idx: Tensor, targets: Tensor, reduction: str) -> Tensor:
-        """Cross-entropy of the softcapped logits, chunked, never storing them (pgolf.kernels.softcap_ce)."""
-        z = self.head(idx)
+    def chunked_nll(self, idx: Tensor, targets: Tensor, reduction: str, cu_seqlens: Tensor | None = None,
+                    max_seqlen: int = 0) -> Tensor:
+        """Cross-entropy of the symmetric softcapped logits, chunked, never storing them (pgolf.kernels.softcap_ce)."""
+        z = self.head(idx, cu_seqlens, max_seqlen)
         rows = self.cfg.softcap_ce.chunk_rows if self.cfg.softcap_ce is not None else 0
         return softcap_cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), self.cfg.logit_softcap,
                                      reduction, rows)
 
     def token_losses(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Per-token NLL (B, T) in fp32 (always the chunked kernel: evaluation and TTT)."""
+        """Per-token NLL (B, T) in fp32 (evaluation and TTT): the chunked kernel, or AsymLogit's caps when on."""
+        if self.cfg.asym_logit is not None:
+            z = self.logits(idx)
+            return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1), reduction="none").view_as(targets)
         return self.chunked_nll(idx, targets, "none").view_as(targets)
 
-    def forward(self, idx: Tensor, targets: Tensor) -> Tensor:
-        """Mean NLL over all targets (the training objective): chunked with `softcap_ce`, else the eager twin."""
+    def forward(self, idx: Tensor, targets: Tensor, cu_seqlens: Tensor | None = None, max_seqlen: int = 0) -> Tensor:
+        """Mean NLL over all targets (the training objective): chunked with `softcap_ce`, else the eager twin;
+        cu_seqlens: document-isolated attention (features/varlen.py)."""
         if self.cfg.softcap_ce is not None:
-            return self.chunked_nll(idx, targets, "mean")
-        z = self.logits(idx)
+            return self.chunked_nll(idx, targets, "mean", cu_seqlens, max_seqlen)
+        z = self.logits(idx, train=True, cu_seqlens=cu_seqlens, max_seqlen=max_seqlen)
         return F.cross_entropy(z.reshape(-1, z.size(-1)), targets.reshape(-1))
 
 

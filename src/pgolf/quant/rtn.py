@@ -55,8 +55,8 @@ def row_clip(w: Tensor, mode: str, value: float) -> Tensor:
         return a.amax(dim=1)
     if mode == "percentile":
         return torch.quantile(a, value / 100.0, dim=1)
-    if mode == "sdclip":
-        return value * w.std(dim=1, unbiased=False)
+    if mode == "sdclip":  # the sample std (n − 1), as #1394/#1855/#2135 compute `W.std(dim=1)`
+        return value * w.std(dim=1)
     raise ValueError(f"unknown clip mode {mode!r}")
 
 

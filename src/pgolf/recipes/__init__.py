@@ -8,6 +8,6 @@ two recipes is their technique delta. Metadata (source PR, author, reported figu
 from pgolf.recipes.registry import REGISTRY, Recipe, get_recipe, recipe, tiny
 
 # Importing the modules registers their recipes.
-from pgolf.recipes import baseline, demo, pr198, pr295, pr443, pr601, pr1473  # noqa: E402,F401  isort: skip
+from pgolf.recipes import baseline, demo, pr198, pr295, pr443, pr601, pr1473, pr1855, pr2135  # noqa: E402,F401  isort: skip
 
 __all__ = ["REGISTRY", "Recipe", "get_recipe", "recipe", "tiny"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from pgolf.errors import PgolfError
 from pgolf.model.features.recurrence import rescale_loop
 from pgolf.model.layersets import rescale_index, rescale_layers
 from pgolf.recipes.run_length import scaled_schedules
+from pgolf.train.progressive_context import parse_stages
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ def tiny(cfg: Config, iterations: int = 20, full_steps: int | None = None) -> Co
         if m.recurrence is not None:
             start = max(start, changes["model.recurrence.loop_end"] + 1)
         changes["model.parallel_residual.start_layer"] = min(start, L - 1)
+    if cfg.train.progressive_context is not None:  # stage lengths scale with seq_len, to powers of two ≤ 256
+        fs = 256 / cfg.train.seq_len
+        plan = parse_stages(cfg.train.progressive_context.stages)
+        changes["train.progressive_context.stages"] = tuple(
+            f"{2 ** max(5, int(math.log2(max(1.0, s * fs))))}@{p:g}" for p, s in plan)
     if m.init.ortho is not None:
         changes["model.init.ortho.min_dim"] = max(1, round(m.init.ortho.min_dim * f))
         changes["model.init.ortho.min_numel"] = round((m.init.ortho.min_numel - 1) * f * f) + 1

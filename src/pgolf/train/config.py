@@ -10,6 +10,7 @@ from typing import Literal
 
 from pgolf.train.averaging import EMAConfig, SWAConfig
 from pgolf.train.checkpoint import CheckpointConfig
+from pgolf.train.progressive_context import ProgressiveContextConfig, context_checks
 from pgolf.train.qat import QATConfig
 
 _BITS = {"none", *map(str, range(1, 17))}
@@ -36,6 +37,7 @@ class TrainConfig:
     swa: SWAConfig | None = None
     qat: QATConfig | None = None
     checkpoint: CheckpointConfig | None = None
+    progressive_context: ProgressiveContextConfig | None = None  # seq_len by progress stages (#2014)
 
 
 def train_checks(t: TrainConfig) -> list[tuple[bool, str, str]]:
@@ -56,4 +58,6 @@ def train_checks(t: TrainConfig) -> list[tuple[bool, str, str]]:
                                for b in t.qat.bits), "train.qat.bits", "entries must be 'regex=bits' or 'regex=none'"),
         (t.checkpoint is None or t.checkpoint.every >= 1, "train.checkpoint.every", "must be ≥ 1"),
         (t.checkpoint is None or t.checkpoint.keep >= 1, "train.checkpoint.keep", "must be ≥ 1"),
+        *(context_checks(t.progressive_context, t.seq_len, t.batch_tokens, t.grad_accum)
+          if t.progressive_context is not None else []),
     ]

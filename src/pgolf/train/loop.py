@@ -42,6 +42,7 @@ class Hooks:
     qat: object | None = None  # late switch checked before each step
     checkpointer: object | None = None  # save(step, elapsed, parts) when due
     looping: object | None = None  # recurrence.LoopSwitch: maybe_switch_on(progress) checked before each step
+    context: object | None = None  # progressive_context.ContextSchedule: update(step, progress) before each step
     parts: object | None = None  # checkpoint.Resumable
     start_step: int = 0
     start_elapsed: float = 0.0
@@ -50,11 +51,14 @@ class Hooks:
 
 
 def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch.optim.Optimizer], loader,
-                 cfg: Config, rt: Runtime, accum: int, params: list[nn.Parameter], grad_sync=None, qat=None):
-    """→ step(step_index, scale, wd_mult) that runs one full optimizer step and returns the mean micro-batch loss."""
+                 cfg: Config, rt: Runtime, accum: int, params: list[nn.Parameter], grad_sync=None, qat=None,
+                 context=None):
+    """→ step(step_index, scale, wd_mult) that runs one full optimizer step and returns the mean micro-batch loss.
+    `context` (train/progressive_context.ContextSchedule) gives the current sequence length; else train.seq_len."""
     t, o = cfg.train, cfg.optim
     runner = ddp if ddp is not None else model
     tapered = set(cfg.schedule.wd_taper.groups) if cfg.schedule.wd_taper is not None else set()
+    varlen = cfg.model.varlen is not None  # validated: the loader is then the packed one (next_packed)
 
     def step(i: int, scale: float = 1.0, wd_mult: float = 1.0) -> torch.Tensor:
         for opt in optimizers:
@@ -64,10 +68,16 @@ def make_step_fn(model: nn.Module, ddp: nn.Module | None, optimizers: list[torch
             for micro in range(accum):
                 sync = ddp is None or micro == accum - 1
                 ctx = contextlib.nullcontext() if sync else ddp.no_sync()
-                x, y = loader.next_batch(t.batch_tokens, t.seq_len, accum)
+                seq = t.seq_len if context is None else context.seq_len
+                if varlen:  # document-isolated attention (model/features/varlen.py): the packed loader's cu_seqlens
+                    b = loader.next_packed(t.batch_tokens, seq, accum)
+                    x, y, kw = b.x, b.y, {"cu_seqlens": b.cu_seqlens, "max_seqlen": seq}
+                else:
+                    x, y = loader.next_batch(t.batch_tokens, seq, accum)
+                    kw = {}
                 with ctx:
                     with rt.autocast():
-                        loss = runner(x, y)
+                        loss = runner(x, y, **kw)
                     (loss / accum).backward()
                 total += loss.detach()
         mu = muon_momentum(i, o.muon_momentum, o.muon_momentum_warmup_start, o.muon_momentum_warmup_steps)
@@ -114,8 +124,13 @@ def train_loop(step_fn, cfg: Config, rt: Runtime, log, validate: Callable[[int],
         scale = lr_scale(step, elapsed, cfg.schedule, t.iterations, cap)
         if h.qat is not None and h.qat.maybe_switch_on(scale):
             log(f"QAT on at step {step} (lr scale {scale:.3f} < {h.qat.late_threshold})")
-        if h.looping is not None and h.looping.maybe_switch_on(progress(step, elapsed, t.iterations, cap)):
-            log(f"looping on at step {step} (progress {progress(step, elapsed, t.iterations, cap):.3f})")
+        p = progress(step, elapsed, t.iterations, cap)
+        if h.looping is not None and h.looping.maybe_switch_on(p):
+            log(f"looping on at step {step} (progress {p:.3f})")
+        if h.context is not None:
+            if h.context.update(step, p):
+                log(f"context {h.context.seq_len} from step {step} (progress {p:.3f})")
+            scale *= h.context.lr_factor(step)
         loss = step_fn(step, scale, wd_scale(step, elapsed, cfg.schedule.wd_taper, t.iterations, cap))
         step += 1
         if h.averager is not None and h.averager.update(h.model, step, scale):

@@ -47,3 +47,22 @@ def prime(steps: int, step_fn: Callable[[int], float], model: nn.Module, optimiz
         if log is not None and (i + 1 == steps or (i + 1) % 10 == 0):
             log(f"priming step {i + 1}/{steps}")
     restore(state, model, optimizers, loader)
+
+
+def priming_shapes(context, looping, model) -> list[tuple[int | None, bool | None]]:
+    """The (sequence length, looping) graphs a run will use, each primed before the timer (#1855's loop warm-up,
+    #2014's compile_shape_warmup 'auto' mode): per progressive-context stage (or the one train.seq_len: None), the
+    loop states its progress span meets (or None without recurrence)."""
+    stages = context.lengths() if context is not None else [(0.0, 1.0, None)]
+    out: list[tuple[int | None, bool | None]] = []
+    for start, end, seq in stages:
+        if looping is None:
+            modes = [None]
+        elif looping.enable_at <= 0:
+            modes = [True]
+        else:
+            modes = ([False] if start < looping.enable_at else []) + ([True] if end > looping.enable_at else [])
+        for loop in modes:
+            if (seq, loop) not in out:
+                out.append((seq, loop))
+    return out

@@ -36,7 +36,8 @@ from pgolf.train.averaging import apply_average, build_averager
 from pgolf.train.checkpoint import Checkpointer, Resumable
 from pgolf.train.distributed import setup_optimization
 from pgolf.train.loop import Hooks, make_step_fn, train_loop
-from pgolf.train.priming import prime
+from pgolf.train.priming import prime, priming_shapes
+from pgolf.train.progressive_context import ContextSchedule
 from pgolf.train.qat import build_qat
 from pgolf.train.shipped import code_bytes_for
 from pgolf.train.status import failure_reason
@@ -140,29 +141,39 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
         f"grad clip {cfg.optim.grad_clip_norm or 'off'} (global norm)")
     if throughput is not None:  # pgolf.model.flops.Throughput from `pgolf train`; the bundle has none (its bytes)
         log(throughput.header)
+    if cfg.model.varlen is not None:  # which document-isolated attention path runs (features/varlen.py)
+        log(model.resolve_varlen(rt.is_cuda))
     for line in describe_groups(opt.groups, cfg.optim, cfg.model.tie_embeddings):
         log(line)
     if qat is not None:
         log(qat.describe())
 
+    context = ContextSchedule(t.progressive_context) if t.progressive_context is not None else None
     step_fn = make_step_fn(runner if ddp is None else model, ddp, optimizers, loader, cfg, rt, accum,
-                           list(model.parameters()), grad_sync=opt.grad_sync, qat=qat)
+                           list(model.parameters()), grad_sync=opt.grad_sync, qat=qat, context=context)
     looping = LoopSwitch(model, cfg.model.recurrence.enable_at) if cfg.model.recurrence is not None else None
     if looping is not None:
         log(looping.describe())
+    if context is not None:
+        log(context.describe())
     t_prime = time.perf_counter()
-    prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
-    if looping is not None and not model.looping and t.warmup_steps:  # compile the looped graph too (#1855)
-        model.set_looping(True)
+    for seq, loop in priming_shapes(context, looping, model):  # every (length, loop) graph the run will use
+        if context is not None:
+            context.seq_len = seq
+        if looping is not None:
+            model.set_looping(loop)
         prime(t.warmup_steps, lambda i: step_fn(i, 1.0), model, optimizers, loader, log)
-        model.set_looping(False)
+    if looping is not None:
+        model.set_looping(looping.enable_at <= 0)
+    if context is not None:
+        context.seq_len = context.plan[0][1]
     if t.warmup_steps:
         log(f"priming done in {time.perf_counter() - t_prime:.1f} s (state restored)")
     averager = build_averager(model, t.ema, t.swa)
     if averager is not None:
         log(averager.describe())
     parts = Resumable(model, optimizers, loader, averager, qat, per_rank_optim=opt.sharded)
-    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping,
+    hooks = Hooks(model=model, averager=averager, qat=qat, parts=parts, looping=looping, context=context,
                   flops_per_token=throughput.flops_per_token if throughput is not None else 0.0,
                   peak_flops=throughput.peak_flops * rt.world_size if throughput is not None else 0.0)
     if t.checkpoint is not None:

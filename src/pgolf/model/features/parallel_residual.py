@@ -13,7 +13,8 @@ with λ = parallel_resid_lambdas[k] (init 1.1) and p = parallel_post_lambdas[k] 
 Physical indexing (as #1855): a looped block uses the same scalars on every pass.
 
 Params: 6 scalars per parallel layer, 6·(L − start) = 18 at L=11, start 8. #1855 allocates (11, 2, 2) + (11, 2)
-= 66 (the SPEC's count) but reads only rows 8..10; rows 0..7 never get a gradient, so they are not built here.
+= 66 (the SPEC's count) but reads only rows 8..10; rows 0..7 never get a gradient, so they are not built here
+unless `all_layers` (the pr1855/pr2135 recipes, for the record's exact parameter count; row k = physical layer i).
 They are scalar-Adam control tensors (`pgolf.optim.routing.BASE_CONTROLS`). Per position, so causal.
 Constraints (validated): the lanes must begin in the decoder and, once begun, every later slot must be parallel
 (with recurrence: start_layer > loop_end); backout, if on, must sit before the lanes.
@@ -35,10 +36,14 @@ class ParallelResidualConfig:
     start_layer: int = 8
     resid_init: float = 1.1
     post_init: float = 1.0
+    # allocate the scalars for every layer as #1855 does ((L, 2, 2) + (L, 2) = 66 at L=11; rows before start_layer
+    # never get a gradient): only for an exact parameter count / state-dict parity with the record
+    all_layers: bool = False
 
 
 def two_lane_block(block, lane0: Tensor, lane1: Tensor, x0: Tensor, post: Tensor, resid: Tensor,
-                   ve: Tensor | None = None, v0: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+                   ve: Tensor | None = None, v0: Tensor | None = None, cu_seqlens: Tensor | None = None,
+                   max_seqlen: int = 0) -> tuple[Tensor, Tensor, Tensor]:
     """One block on the two lanes → (lane0, lane1, the attention's raw V). post (2, 2), resid (2,)."""
     dt = lane0.dtype
     mix = block.resid_mix.to(dt)
@@ -46,7 +51,9 @@ def two_lane_block(block, lane0: Tensor, lane1: Tensor, x0: Tensor, post: Tensor
     g = rms_norm(lane1)
     if block.ln_scale is not None:
         h, g = h * block.ln_scale, g * block.ln_scale
-    a, v = block.attn(h, ve, v0)
+    # varlen only when given, so stand-ins for attention.forward (quant/generate.py's KV cache) keep working
+    kw = {} if cu_seqlens is None else {"cu_seqlens": cu_seqlens, "max_seqlen": max_seqlen}
+    a, v = block.attn(h, ve, v0, **kw)
     a = block.attn_scale.to(dt) * a
     m = block.mlp_scale.to(dt) * block.mlp(g)
     post, resid = post.to(dt), resid.to(dt)
