@@ -14,7 +14,7 @@ from pgolf.quant.tables import SEED_CONTROLS
 
 
 def test_every_consumer_reads_the_one_list():
-    assert QuantConfig().control_patterns == control.CONTROL_PATTERNS == control.SEED_BASE + ("attn_gate_w",)
+    assert QuantConfig().control_patterns == control.CONTROL_PATTERNS == control.SEED_BASE + ("skip_gates", "attn_gate_w")
     assert BASE_CONTROLS is control.ROUTING_CONTROLS and SEED_CONTROLS is control.SEED_EXPORT_CONTROLS
     for names in (control.ROUTING_CONTROLS, control.SEED_EXPORT_CONTROLS):
         assert names[: len(control.SEED_BASE)] == control.SEED_BASE  # every list starts with the baseline's nine

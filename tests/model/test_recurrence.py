@@ -193,7 +193,8 @@ def test_tiny_run_switches_on_and_resumes_bitwise_after_the_switch(tiny_cfg, tmp
     restored = []
     monkeypatch.setattr(GPT, "set_looping", lambda self, on: (restored.append(on), setattr(self, "looping", on)))
     resumed = run(cfg, tmp_path / "killed", echo=False)
-    assert restored[:2] == [False, True]  # LoopSwitch starts it off; the checkpoint turns it back on
+    # LoopSwitch starts it off; priming runs both graphs (off, on) and restores off; the checkpoint turns it back on
+    assert restored[:5] == [False, False, True, False, True]
     assert (tmp_path / "full" / "model.pga").read_bytes() == (tmp_path / "killed" / "model.pga").read_bytes()
     assert resumed["val_bpb"] == full["val_bpb"]
 
