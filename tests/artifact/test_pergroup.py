@@ -109,3 +109,18 @@ def test_corrupt_containers_are_one_line_errors(tmp_path):
         (tmp_path / "b.pga").write_bytes(bad)
         with pytest.raises(PgolfError):
             load_model(tmp_path / "b.pga")
+
+
+def test_pergroup_with_lqer_factors_exports_and_round_trips(tmp_path):
+    """pr1855/pr2135 ship LQER factors inside per-group files: the factors' cost is measured with the block's codec
+    (a per-group file has no single codec) and the artifact decodes to the exported weights."""
+    m, cfg = _model()
+    cfg = override(cfg, {"quant.lqer": {"rank": 2, "top_k": 2, "a_bits": 2, "b_bits": 4, "b_group": 16}})
+    info, deq = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
+    assert info["codec"] == "pergroup" and info["lqer"]["compressed_bytes"] > 0
+    assert any(k.endswith("lqer_a") for k in info["pergroup"]["groups"])
+    ref = GPT(cfg.model)
+    ref.load_state_dict(deq)
+    loaded, _ = load_model(tmp_path / "m.pga")
+    idx = torch.randint(0, 128, (2, 16))
+    assert torch.equal(loaded.logits(idx), ref.logits(idx))

@@ -76,10 +76,12 @@ def encode_model(state: Mapping[str, Tensor], model: ModelConfig, quant: QuantCo
     blob, enc = encode_tensors(tensors, qmeta, model, artifact, tokenizer)
     info.update(enc)
     if any(i.get("lqer") for i in qmeta.values()):
-        info["lqer"] = lqer_cost(tensors, qmeta, artifact, enc["codec"])
+        # a per-group file has a codec per group: the factors' cost alone is estimated with the block's own codec
+        codec = enc["codec"] if enc["codec"] != "pergroup" else artifact.codec if artifact.codec != "auto" else "brotli"
+        info["lqer"] = lqer_cost(tensors, qmeta, artifact, codec)
         (log or (lambda m: None))(f"lqer: factors of {', '.join(info['lqer']['tensors'])} cost "
                                   f"{info['lqer']['payload_bytes']:,} payload bytes, "
-                                  f"{info['lqer']['compressed_bytes']:,} compressed alone ({enc['codec']})")
+                                  f"{info['lqer']['compressed_bytes']:,} compressed alone ({codec})")
     return blob, info, dequantize_state_dict(tensors, qmeta)
 
 

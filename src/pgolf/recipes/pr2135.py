@@ -13,15 +13,15 @@ TOKEN_THRESHOLD 0.8, TOKEN_BOOST 2.625; within-word and word-start experts off).
 total − 15,910,335 model, seed 42); torch 2.11.0+cu130.
 
 What pgolf expresses differently (besides pr1855's list):
-* Evaluation: TODO — the record's single-phase phased TTT with the n-gram tilt is the frontier-eval engineer's
-  (eval.ttt phased + tilt blocks); until those are merged this recipe keeps pr1855's per-document LoRA TTT with
-  #2135's rank/lr/WD and without K-LoRA, at the 2560 context, and no tilt. The AsymLogit caps therefore stay at
-  30 (nothing here adapts them: pgolf's LoRA TTT adapts adapters only).
+* Evaluation: `pgolf.eval.ttt_phased.pr2135_ttt()` — pr1855's phased TTT with lr 8e−5, WD 2.0, no K adapter, one
+  global phase of 2500 documents, and the token-only n-gram tilt (order 16, threshold 0.8, boost 2.625), at the
+  2560 context; the AsymLogit caps are trained only by the global phase (eval/asym_logit.py).
 * `MUON_HUBER_DELTA=0.1` is logged but inert (MUON_HUBER_WD=0); OPTROT and the within/word experts are off.
 * Data: #2135 re-ran on the canonical HF CaseOps data (issue #2127: train_shards 80, val_tokens 47,851,520).
 """
 
 from pgolf.config import Config, QuantRule, override
+from pgolf.eval.ttt_phased import pr2135_ttt
 from pgolf.recipes.pr1855 import pr1855
 from pgolf.recipes.registry import recipe
 
@@ -49,6 +49,5 @@ def pr2135() -> Config:
         "quant.gptq.batches": 32,
         "quant.rules": (QuantRule("*.attn_gate_w", "fp16"),),
         "eval.seq_len": 2560,
-        "eval.ttt.lr": 8e-5, "eval.ttt.weight_decay": 2.0,
-        "eval.ttt.lora.targets": tuple(t for t in base.eval.ttt.lora.targets if t != "attn.c_k"),
+        "eval.ttt": pr2135_ttt(),
     })

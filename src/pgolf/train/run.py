@@ -220,8 +220,14 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
     if rt.is_main:
         info, _ = export_model(model, cfg.model, cfg.quant, cfg.artifact, path, hessians, code_bytes, log,
                                tokenizer=tokenizer_record(cfg.data.tokenizer))
-        log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
-            f"{info['encode_seconds']:.1f} s")
+        if "pergroup" in info:  # one codec per group (artifact/pergroup.py): name each group's pick
+            pg = info["pergroup"]
+            picks = ", ".join(f"{k} {g['layout']}+{g['codec']} {g['bytes']:,}" for k, g in pg["groups"].items())
+            log(f"export | storage {info['storage']} | per-group: {picks} | codecs skipped: "
+                f"{', '.join(pg['skipped']) or 'none'} | {info['encode_seconds']:.1f} s")
+        else:
+            log(f"export | storage {info['storage']} | codec sizes {info['codec_sizes']} | "
+                f"{info['encode_seconds']:.1f} s")
     if rt.distributed:
         torch.distributed.barrier()
     _, state, rinfo = load_artifact(path)
