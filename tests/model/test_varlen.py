@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from test_parallel_residual import build  # the shared perturbed-GPT builder
 
 from pgolf.config import ModelConfig, override, validate
 from pgolf.data.packed import cu_seqlens_of
@@ -23,14 +24,6 @@ FULL = override(BASE, {"varlen": {"kernel": "masked"}, "recurrence": {"loop_star
 BOS = 1
 
 
-def build(cfg, seed=0):
-    torch.manual_seed(seed)
-    model = GPT(cfg)
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
-    return model
 
 
 def docs_stream(lengths, seed=4):
