@@ -20,7 +20,9 @@ has one: CaseOps). Columns:
 * train s: the training loop; eval s: the run's post-training part (averaging, calibration, export, round-trip
   scoring with TTT). Absolute seconds on a shared machine are noise; compare within one table only.
 The TTT span is bounded identically for every recipe that has one: eval.ttt.lora.batch_docs = --ttt-batch-docs,
-eval.ttt.phased.prefix_docs = --ttt-prefix-docs (their phase boundaries fall inside the scored prefix).
+eval.ttt.phased.prefix_docs = --ttt-prefix-docs (their phase boundaries fall inside the scored prefix),
+eval.ttt.phased.chunk_tokens = --ttt-phase-chunk (the global phase skips its last chunk: with #1855's 32K chunks a
+small prefix would train nothing).
 
 --equal-wallclock (method in benchmarks/ladder_wallclock.py): each recipe's ms/step is measured in interleaved
 short timing runs (--timing-rounds rounds of --timing-steps steps, order rotated per round); recipe i then trains
@@ -62,16 +64,19 @@ def ladder_config(name: str, iterations: int, a, extra: dict | None = None):
     r = get_recipe(name)  # EMA horizon / SWA cadence scaled to this many steps (pgolf.recipes.run_length)
     cfg = override(tiny(r.build(), iterations, r.reported.get("steps")), {
         "data.path": str(a.data), "data.tokenizer": str(a.tokenizer), "train.iterations": iterations,
-        "schedule.warmdown_iters": min(a.warmdown, iterations), "schedule.warmdown_mode": "iterations",
         "train.batch_tokens": a.batch_tokens, "train.seed": a.seed, "train.log_every": max(1, iterations // 5),
         "eval.stride": 0, "eval.seq_len": 0, "eval.max_tokens": a.eval_tokens,
     })
+    if a.warmdown > 0:  # else the recipe's own warmdown (fraction, or its iterations scaled by tiny)
+        cfg = override(cfg, {"schedule.warmdown_iters": min(a.warmdown, iterations),
+                             "schedule.warmdown_mode": "iterations"})
     t = cfg.eval.ttt
     bounds = {}
     if t is not None and t.lora is not None:
         bounds["eval.ttt.lora.batch_docs"] = a.ttt_batch_docs
     if t is not None and t.phased is not None:
         bounds["eval.ttt.phased.prefix_docs"] = a.ttt_prefix_docs
+        bounds["eval.ttt.phased.chunk_tokens"] = a.ttt_phase_chunk
     return override(override(cfg, bounds), {**parse_overrides(a.overrides), **(extra or {})})
 
 
@@ -135,11 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tokenizer", type=Path, required=True)
     ap.add_argument("--recipes", nargs="+", default=DEFAULT)
     ap.add_argument("--iterations", type=int, default=300)
-    ap.add_argument("--warmdown", type=int, default=100)
+    ap.add_argument("--warmdown", type=int, default=100, help="LR warmdown: the last N steps (0: the recipe's own)")
     ap.add_argument("--batch-tokens", type=int, default=8 * 256)
     ap.add_argument("--eval-tokens", type=int, default=262_144)
     ap.add_argument("--ttt-batch-docs", type=int, default=16, help="eval.ttt.lora.batch_docs for every TTT recipe")
     ap.add_argument("--ttt-prefix-docs", type=int, default=48, help="eval.ttt.phased.prefix_docs (phased recipes)")
+    ap.add_argument("--ttt-phase-chunk", type=int, default=4096,
+                    help="eval.ttt.phased.chunk_tokens: #1855's 32,768 = 16 rows of 2,048; 4,096 = 16 rows of 256")
     ap.add_argument("--equal-wallclock", action="store_true", help="also train at equal wallclock (ratios measured)")
     ap.add_argument("--timing-rounds", type=int, default=3)
     ap.add_argument("--timing-steps", type=int, default=12)
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("overrides", nargs="*", metavar="key=value", help="applied to every recipe after tiny()")
     a = ap.parse_args(argv)
     log = lambda m: print(f"# {m}", file=sys.stderr, flush=True)  # noqa: E731
-    steps = {n: a.iterations for n in a.recipes}
+    steps, ms = {n: a.iterations for n in a.recipes}, {}
     if a.equal_wallclock:  # measured first, so the machine's state is that of the trainings that follow
         ms = wc.median_ms(wc.measure(a.recipes, a.timing_rounds, timing_train(a), a.timing_steps, a.out, log))
         steps = wc.wallclock_steps(ms, a.iterations)
@@ -163,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({**next(r for r in rows if r["recipe"] == n), "budget": "equal wallclock (= steps run)"})
             else:
                 rows.append(train_and_score(n, steps[n], a, a.out / f"wall_{n}", "equal wallclock"))
-    (a.out / "ladder.json").write_text(json.dumps({"rows": rows, "steps": steps, "args": vars(a)}, indent=2,
+    (a.out / "ladder.json").write_text(json.dumps({"rows": rows, "steps": steps, "ms_per_step": ms, "args": vars(a)}, indent=2,
                                                   default=str))
     print(table(rows))
     return 0

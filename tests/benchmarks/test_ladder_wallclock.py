@@ -68,17 +68,20 @@ def test_measure_interleaves_and_reads_metrics(tmp_path):
 def test_ladder_config_bounds_ttt_identically(tmp_path):
     pl = load("proxy_ladder")
     a = argparse.Namespace(data=tmp_path, tokenizer=tmp_path / "t.model", warmdown=100, batch_tokens=2048, seed=1,
-                           eval_tokens=65_536, ttt_batch_docs=16, ttt_prefix_docs=48, overrides=["train.log_every=7"])
+                           eval_tokens=65_536, ttt_batch_docs=16, ttt_prefix_docs=48, ttt_phase_chunk=2048, overrides=["train.log_every=7"])
     c1473, c1855, c2135 = (pl.ladder_config(n, 200, a) for n in ("pr1473", "pr1855", "pr2135"))
     assert c1473.eval.ttt is None
     for c in (c1855, c2135):
-        assert (c.eval.ttt.lora.batch_docs, c.eval.ttt.phased.prefix_docs) == (16, 48)
+        assert (c.eval.ttt.lora.batch_docs, c.eval.ttt.phased.prefix_docs, c.eval.ttt.phased.chunk_tokens) == (
+            16, 48, 2048)
         assert (c.eval.max_tokens, c.eval.stride, c.eval.seq_len, c.train.seq_len) == (65_536, 0, 0, 256)
     assert (c1855.eval.ttt.phased.num_phases, c2135.eval.ttt.phased.num_phases) == (3, 1)
     assert c1855.eval.ttt.tilt is None and c2135.eval.ttt.tilt is not None
     for c in (c1473, c1855, c2135):
         assert (c.train.iterations, c.schedule.warmdown_iters, c.train.log_every) == (200, 100, 7)
         assert (c.data.path, c.train.batch_tokens, c.model.num_layers) == (str(tmp_path), 2048, 4)
+    own = pl.ladder_config("pr1855", 200, argparse.Namespace(**{**vars(a), "warmdown": 0}))
+    assert (own.schedule.warmdown_mode, own.schedule.warmdown_frac) == ("fraction", 0.85)  # the recipe's own
     light = pl.ladder_config("pr2135", 12, a, {**wc.LIGHT, "train.log_every": 1})
     assert light.eval.ttt is None and light.quant.gptq is None and light.artifact.pergroup is None
     assert (light.train.iterations, light.schedule.warmdown_iters, light.train.log_every) == (12, 12, 1)
