@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("overrides", nargs="*", metavar="key=value", help="applied to every recipe after tiny()")
     a = ap.parse_args(argv)
     log = lambda m: print(f"# {m}", file=sys.stderr, flush=True)  # noqa: E731
-    steps, ms = {n: a.iterations for n in a.recipes}, {}
+    steps, ms, samples = {n: a.iterations for n in a.recipes}, {}, {}
     if a.equal_wallclock:  # measured first, so the machine's state is that of the trainings that follow
-        ms = wc.median_ms(wc.measure(a.recipes, a.timing_rounds, timing_train(a), a.timing_steps, a.out, log))
+        samples = wc.measure(a.recipes, a.timing_rounds, timing_train(a), a.timing_steps, a.out, log)
+        ms = wc.median_ms(samples)
         steps = wc.wallclock_steps(ms, a.iterations)
         fastest = min(ms.values())
         log("equal wallclock: median ms/step " + ", ".join(f"{n} {m:.0f} (×{m / fastest:.3f})" for n, m in ms.items())
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({**next(r for r in rows if r["recipe"] == n), "budget": "equal wallclock (= steps run)"})
             else:
                 rows.append(train_and_score(n, steps[n], a, a.out / f"wall_{n}", "equal wallclock"))
-    (a.out / "ladder.json").write_text(json.dumps({"rows": rows, "steps": steps, "ms_per_step": ms, "args": vars(a)}, indent=2,
+    (a.out / "ladder.json").write_text(json.dumps({"rows": rows, "steps": steps, "ms_per_step": ms, "ms_samples": samples, "args": vars(a)}, indent=2,
                                                   default=str))
     print(table(rows))
     return 0
