@@ -6,7 +6,10 @@ Usage (CPU is fine; from the repo root):
         --tokenizer ../shared/tokenizers/fineweb_1024_bpe.model --iterations 300 --out runs/ladder [key=value …]
     python benchmarks/proxy_ladder.py --data /work/caseops_proxy/datasets/sp8192_caseops \
         --tokenizer /work/caseops_proxy/tokenizers/sp8192_caseops.model --recipes pr1473 pr1855 pr2135 \
-        --iterations 200 --equal-wallclock --out runs/ladder_caseops      # issue 17's frontier ladder
+        --iterations 150 --warmdown 0 --eval-tokens 16384 --ttt-batch-docs 4 --ttt-prefix-docs 8 \
+        --ttt-phase-chunk 2048 --equal-wallclock --timing-rounds 2 --timing-steps 20 \
+        --out runs/ladder_caseops model.vocab_size=8192     # issue 17's frontier ladder (docs/LOG.md, 2026-12-02)
+(--warmdown 0 keeps each recipe's own LR schedule as `tiny` scales it; the default forces the last 100 steps.)
 
 Each recipe keeps its techniques, optimizer routing, averaging, QAT, export policy and eval TTT at tiny size (4 layers
 × d 128, seq 256); the budget is iteration-based, step-bound schedules keep their share of the run
