@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from _evalkit import _threads, stream  # noqa: F401 (_threads: autouse)
 
-from pgolf.eval.plan import doc_plan, doc_spans, lora_chunk_plan, sliding_plan, stream_plan
+from pgolf.eval.plan import doc_plan, doc_spans, lora_chunk_plan, sliding_plan, stream_plan, windows
 
 
 def contexts(plan, n_targets: int) -> np.ndarray:
@@ -77,3 +77,12 @@ def test_sliding_plan_modes_and_doc_spans():
     spans = doc_spans(tokens)
     assert spans[0][0] == 0 and sum(n for _, n in spans) == 256
     assert [d for d, _ in spans[1:]] == [int(p) for p in np.flatnonzero(tokens[1:-1] == 1) + 1]
+
+
+@pytest.mark.parametrize("N,T,s", [(1024, 256, 64), (1000, 100, 30), (64, 64, 16), (300, 32, 7)])
+def test_windows_score_every_target_once(N, T, s):
+    hits = np.zeros(N + 1, int)
+    for a, first in windows(N, T, s):
+        assert 0 <= a and a + T <= N
+        hits[a + 1 + first : a + T + 1] += 1
+    assert hits[0] == 0 and (hits[1:] == 1).all()
