@@ -9,7 +9,7 @@ import pytest
 import torch
 from _modelkit import BOS, BOTH, GATED, PLAIN, SPARSE, V, randomized, tokens
 
-from pgolf.config import Config, override, validate
+from pgolf.config import Config, override
 from pgolf.eval.lora import LoRABank
 from pgolf.model.gpt import GPT
 from pgolf.quant.generate import cached_logits_ok, cached_step, kv_cached
@@ -89,6 +89,7 @@ def test_tiny_recipes_build_with_both_gates():
     for name in ("pr601", "pr1473"):
         cfg = override(tiny(get_recipe(name).build()), {"model.attn_gate": {"kind": "sparse"},
                                                          "model.smear_gate": {"kind": "gated"}})
+        from pgolf.config import validate
 
         validate(cfg)
         model = GPT(cfg.model)
