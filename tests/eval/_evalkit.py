@@ -19,6 +19,7 @@ from pgolf.model.gpt import GPT
 from pgolf.recipes import get_recipe, tiny
 
 VOCAB = 64
+BOS = ModelConfig().bos_id  # the document separator stream() writes: tiny_model's cfg.bos_id
 
 
 @pytest.fixture(autouse=True)
@@ -38,12 +39,12 @@ def tiny_model(seed: int = 0, layers: int = 2, dim: int = 32) -> GPT:
 
 
 def stream(n_tokens: int, seed: int = 0, docs: int = 10) -> np.ndarray:
-    """Random ids 2..VOCAB−1 starting with BOS, with `docs − 1` more BOS (id 1) at random positions."""
+    """Random ids 2..VOCAB−1 starting with BOS, with `docs − 1` more BOS (id 1, `BOS`) at random positions."""
     rng = np.random.default_rng(seed)
     t = rng.integers(2, VOCAB, n_tokens).astype(np.uint16)
-    t[0] = 1
+    t[0] = BOS
     if docs > 1:
-        t[rng.choice(np.arange(2, n_tokens - 1), docs - 1, replace=False)] = 1
+        t[rng.choice(np.arange(2, n_tokens - 1), docs - 1, replace=False)] = BOS
     return t
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from _evalkit import (  # noqa: F401 (_threads: autouse; brute_setup: fixture `setup`)
+    BOS,
     _threads,
     brute_setup,
     lut,
@@ -89,7 +90,7 @@ def test_stride_T_equals_standard_and_bytes_agree_across_modes(model):
 def test_batch_size_and_padding_do_not_change_scores(model):
     T = 32
     tokens = trim_val(stream(700, seed=8, docs=15), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     ref, kept_ref = eval_plan(model, tokens, plan, T, lut(), RT, batch_tokens=T, keep=True)
     for bt in (5 * T, 64 * T):
         r, kept = eval_plan(model, tokens, plan, T, lut(), RT, batch_tokens=bt, keep=True)
@@ -101,7 +102,7 @@ def test_compiled_scoring_equals_eager(model):
     """torch.compile (aot_eager here: Dynamo tracing and guards without a C++ toolchain) computes the same."""
     T = 32
     tokens = trim_val(stream(500, seed=9, docs=6), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     eager, ke = eval_plan(model, tokens, plan, T, lut(), RT, batch_tokens=4 * T, keep=True)
     scorer = WindowScorer(model, T, 4 * T, RT.device, compile=True, backend="aot_eager")
     assert scorer.warmup(scorer.shapes(plan), 64) > 0

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from _evalkit import (  # noqa: F401 (_threads: autouse)
+    BOS,
     TECH_FULL,
     TECH_LORA,
     VOCAB,
@@ -179,7 +180,7 @@ def test_lora_under_compile_equals_eager(model):
     from pgolf.eval.sliding import eval_plan
 
     tokens = trim_val(stream(300, seed=16, docs=3), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     for p in model.parameters():  # as LoRA TTT will have them, so that no other guard forces a retrace
         p.requires_grad_(False)
     try:
