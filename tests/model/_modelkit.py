@@ -1,11 +1,12 @@
-"""Small things the model tests share: the 4-layer plain config every technique is compared against, a builder that
-moves a model off its zero-init point, seeded token batches, and the two-document BOS sequence."""
+"""Small things the model tests share: the 4-layer plain config every technique is compared against, builders that
+move a model off its zero-init point, seeded token batches, and the two-document BOS sequence."""
 
 from __future__ import annotations
 
 import torch
 
 from pgolf.config import ModelConfig, override
+from pgolf.model.gpt import GPT
 
 PLAIN = ModelConfig(num_layers=4, model_dim=32, num_heads=4, num_kv_heads=2, vocab_size=64, mlp_mult=2.0)
 V = PLAIN.vocab_size
@@ -41,3 +42,21 @@ def bos_seq(before_seed: int) -> torch.Tensor:
     idx[:, 7] = PLAIN.bos_id
     idx[:, 8:] = torch.where(idx[:, 8:] == PLAIN.bos_id, 2, idx[:, 8:])
     return idx
+
+
+# ---------------------------------------------------------------- the 6-layer lane / recurrence / skip-gate tests
+
+
+def build(cfg: ModelConfig, seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    model = GPT(cfg)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():  # move off the zero-init / identity point so every path matters
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def short_tokens(B=2, T=16, seed=3):
+    """Token batches of the 64-id vocabulary, 16 long by default."""
+    return torch.randint(0, 64, (B, T), generator=torch.Generator().manual_seed(seed))
