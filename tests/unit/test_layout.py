@@ -107,7 +107,7 @@ def _module(n_lines: int, docstring: str) -> str:
     (301, "Long.\n\nOver 300 lines: one state machine; split, its transitions would scatter.", False),
     (301, "Long.\n\nOver 300 lines:", True),  # the reason itself is missing
     (501, "Long.\n\nOver 300 lines: a reason does not lift the hard cap.", True),
-])
+], ids=["300 lines", "301 without a reason", "301 with a reason", "301 with an empty reason", "501 with a reason"])
 def test_length_checker_flags_bad_modules(n, doc, flagged):
     source = _module(n, doc)
     assert len(source.splitlines()) == n
