@@ -43,7 +43,7 @@ from pgolf.eval.bpb import BpbAccumulator, DeviceLUT
 from pgolf.eval.config import LoRATTTConfig, NgramTiltConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.lora import LoRABank
 from pgolf.eval.ngram_tilt import build_hints, tilted_nll
-from pgolf.eval.plan import BOS_ID, Window, doc_spans
+from pgolf.eval.plan import Window, doc_spans, model_bos
 from pgolf.eval.score_first import Ledger
 from pgolf.eval.scorer import bucket_length, window_batch
 from pgolf.eval.sliding import device_stream
@@ -199,11 +199,12 @@ class PhasedPass:
 
 
 def eval_ttt_phased(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConfig, lut: DeviceLUT,
-                    rt: Runtime, compile: bool = False, backend: str = "inductor", bos_id: int = BOS_ID,
+                    rt: Runtime, compile: bool = False, backend: str = "inductor", bos_id: int | None = None,
                     keep: bool = False) -> TTTResult:
-    """keep → result.stats["kept"]: (targets, scored losses) per chunk in scoring order (tests)."""
+    """keep → result.stats["kept"]: (targets, scored losses) per chunk in scoring order (tests). Documents split at
+    bos_id, by default the model's own cfg.bos_id."""
     ph, W = t.phased, rt.world_size
-    docs = doc_spans(tokens, bos_id)
+    docs = doc_spans(tokens, model_bos(model) if bos_id is None else bos_id)
     q = queue(docs, t.lora.batch_docs)
     bounds = phase_boundaries(len(docs), ph.prefix_docs, ph.num_phases) if ph is not None else []
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}

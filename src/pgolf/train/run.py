@@ -122,7 +122,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
     val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
     lut = val_accounting(Path(cfg.data.path), sp, cfg.model.vocab_size, val, rt.device, cfg.data.tokenizer)
     log(describe(lut))
-    loader = build_loader(cfg.data, cfg.model.vocab_size, cfg.train.seed, rt)
+    loader = build_loader(cfg.data, cfg.model.vocab_size, cfg.train.seed, rt, bos_id=cfg.model.bos_id)
     log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
         + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer} | "
         + loader.describe())

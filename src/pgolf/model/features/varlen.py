@@ -49,7 +49,7 @@ class VarlenConfig:
 def _fa3_varlen():
     """flash_attn_interface.flash_attn_varlen_func, or None when FA3 is not importable (probed once)."""
     try:
-        from flash_attn_interface import flash_attn_varlen_func
+        from flash_attn_interface import flash_attn_varlen_func  # optional dependency (FA3), probed once
     except (ImportError, OSError):
         return None
     return flash_attn_varlen_func
