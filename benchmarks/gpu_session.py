@@ -9,7 +9,7 @@ A session with a device has little device time (15 minutes in all at present) an
 2. on the device, ONE call for issue 15's speed table (≤ 9 minutes by design, each part capped by its limit):
        PYTHONPATH=src python benchmarks/gpu_session.py run --only session   # carry [".devdata"], timeout_s 570
    budget: env 20 s | varlen_check 60 s | train_step (#1473) 230 s | train_step_1855 230 s (its --budget 190 s
-   skips the looping-on state if looping-off took too long) = 540 s; a part over its limit is killed (rc 124) and
+   skips the looping-off state if looping-on, measured first, took too long) = 540 s; a part over its limit is killed (rc 124) and
    its partial output still lands in the table. Other groups, one call each (each fits in 10 minutes):
        python benchmarks/gpu_session.py run --only env,gpu_tests,eval_pr198
        python benchmarks/gpu_session.py run --only baseline_vs_public
@@ -33,7 +33,7 @@ Checks (issue → what it measures):
                       shards, same tokens/step and attention kernel: ms/step, MFU, peak memory, one table
                       (benchmarks/train_step.py)
   train_step_1855     #15: the same for the pr1855 recipe vs #1855's own script (its GPT, Optimizers, fused Triton
-                      MLP and CE), FA3 varlen on both, looping off and on (benchmarks/train_step_1855.py)
+                      MLP and CE), FA3 varlen on both, looping on and off (benchmarks/train_step_1855.py)
 With --smoke every check that has a CPU form runs it (env, varlen_check, train_step, train_step_1855: tiny shapes, a
 few steps; Triton and FA3 stood in for as in benchmarks/parity_frontier.py).
 """

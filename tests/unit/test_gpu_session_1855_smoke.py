@@ -30,12 +30,12 @@ def test_the_1855_checks_run_end_to_end_on_cpu(tmp_path, shard_dir):
     assert any("fa3 vs masked (both bf16): max|Δlogit|" in f for f in results["varlen_check"]["figures"])
     step = json.loads((out / "train_step_1855.json").read_text())
     assert step["smoke"] and step["skipped"] == []
-    assert [(r["looping"], r["side"]) for r in step["rows"]] == [("off", "pgolf"), ("off", "#1855"),
-                                                                 ("on", "pgolf"), ("on", "#1855")]
+    assert [(r["looping"], r["side"]) for r in step["rows"]] == [("on", "pgolf"), ("on", "#1855"),
+                                                                 ("off", "pgolf"), ("off", "#1855")]
     assert all(r["ms_per_step"] > 0 for r in step["rows"])
     # one warm-up step from the same weights on the same batch: both sides' first loss is the same number
-    off = [r["loss_after_warmup"] for r in step["rows"] if r["looping"] == "off"]
-    assert off[0] == pytest.approx(off[1], rel=1e-5)
+    first = [r["loss_after_warmup"] for r in step["rows"] if r["looping"] == "on"]
+    assert first[0] == pytest.approx(first[1], rel=1e-5)
     assert "| train_step_1855 | 0 |" in p.stdout
 
 
