@@ -19,6 +19,8 @@ phased pass puts it in its stats). On W ranks each rank's rows form its own flat
 ranks' rows is cut there: the isolated phase depends on W, as the record's does. Off: plain causal rows of T tokens
 that may span a document boundary (then W-invariant).
 Invariant (tests/eval/test_ttt_global.py): the isolated loss and gradients equal the sum over segments run alone.
+Only attention is cut: a gated SmearGate without its BOS fix (#2135 as run) still mixes the previous document's
+last token into a BOS position, in the record as here.
 
 Legality: before anything is trained the ledger (merged over ranks) must confirm that every target of every
 document is scored (pgolf.eval.score_first.Ledger; a LegalityError otherwise); the separator pair between two
