@@ -77,7 +77,8 @@ def grads(model, loss: torch.Tensor) -> list[torch.Tensor]:
     return [torch.zeros_like(p) if gi is None else gi for p, gi in zip(params, g)]
 
 
-@pytest.mark.parametrize("lens,rows_differ", [([20, 44], True), ([7, 30, 27], True), ([64], False)])
+@pytest.mark.parametrize("lens,rows_differ", [([20, 44], True), ([7, 30, 27], True), ([64], False),
+                                               ([20, 44, 10, 22], True)])  # 3 rows: the banded masked path
 def test_isolated_loss_and_grads_are_the_sum_over_segments_run_alone(rt, lens, rows_differ):
     """Documents straddling the two rows of T, one longer than T (cut at T from its BOS); a single 64-token
     document is cut exactly where rows of T cut it."""
@@ -115,14 +116,18 @@ def test_perturbing_document_a_never_changes_document_b(rt, make):
     assert not torch.equal(b_part(xy, ROWS)[0], b_part(alt, ROWS)[0])
 
 
-def test_the_phase_trains_as_the_per_segment_reference_loop(rt):
-    """global_sgd_phase (3 chunks, 2-row steps, momentum, clip, cosine LR) ends at the weights of a naive loop that
-    computes every step's loss segment by segment (the same SGD)."""
+@pytest.mark.parametrize("rows", [2, 3])  # 3-row steps: a flat row of 3·T takes the banded masked path
+def test_the_phase_trains_as_the_per_segment_reference_loop(rt, rows):
+    """global_sgd_phase (3 chunks, 2- or 3-row steps, momentum, clip, cosine LR) ends at the weights of a naive loop
+    that computes every step's loss segment by segment (the same SGD)."""
+    from dataclasses import replace
+
     from pgolf.eval.ttt_global import phase_lr
 
+    ph = replace(ISO, batch_seqs=rows)
     seq = torch.from_numpy(stream(3 * 3 * T + 5, 11, 9).astype(np.int64))
     ours, ref = tiny_model(), tiny_model()
-    steps = global_sgd_phase(ours, seq, ISO, T, rt)
+    steps = global_sgd_phase(ours, seq, ph, T, rt)
     params = list(ref.parameters())
     opt = torch.optim.SGD(params, lr=ISO.lr, momentum=ISO.momentum)
     total = seq.numel() - 1
@@ -131,8 +136,8 @@ def test_the_phase_trains_as_the_per_segment_reference_loop(rt):
         for g in opt.param_groups:
             g["lr"] = phase_lr(ISO, c, chunks)
         lo, n = c * ISO.chunk_tokens, ISO.chunk_tokens // T
-        for r0 in range(0, n, ISO.batch_seqs):
-            r1 = min(r0 + ISO.batch_seqs, n)
+        for r0 in range(0, n, rows):
+            r1 = min(r0 + rows, n)
             opt.zero_grad()
             g = grads(ref, reference_loss(ref, seq[lo + r0 * T : lo + r1 * T + 1], T))
             for p, gi in zip(params, g):
@@ -140,7 +145,7 @@ def test_the_phase_trains_as_the_per_segment_reference_loop(rt):
             torch.nn.utils.clip_grad_norm_(params, ISO.grad_clip)
             opt.step()
             n_ref += 1
-    assert steps == n_ref == 6
+    assert steps == n_ref == (6 if rows == 2 else 3)
     for (name, a), b in zip(ours.named_parameters(), params):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
 
