@@ -81,6 +81,58 @@ def tiny_cfg(shard_dir, tokenizer_path) -> Config:
     })
 
 
+def stubbed_lines(path: str) -> dict[int, str]:
+    """Line → function name for every line of a function body a bundle's stub replaces (pgolf.artifact.bundle_prune:
+    top-level functions, methods of non-dataclass classes): lines that run only when such a function is called."""
+    import ast
+
+    out: dict[int, str] = {}
+    for st in ast.parse(Path(path).read_text(encoding="utf-8")).body:
+        funcs = [st] if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) else [
+            b for b in st.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ] if isinstance(st, ast.ClassDef) and not any("dataclass" in ast.unparse(d) for d in st.decorator_list) else []
+        for f in funcs:
+            out.update({line: f.name for line in range(f.body[0].lineno, f.end_lineno + 1)})
+    return out
+
+
+@pytest.fixture
+def no_pruned_code():
+    """`with no_pruned_code(cfg): …` runs the block under coverage of the modules the bundle of `cfg` ships as stubs
+    and fails if a function body of one ran (the bundle would raise there). The bundler itself is left out: a run
+    in the package counts the bundle it would ship; a bundle counts its own file. Coverage's C tracer follows only the
+    watched files, so the block runs at nearly full speed."""
+    import contextlib
+
+    import coverage
+
+    from pgolf.artifact.bundle_prune import pruned_modules
+
+    @contextlib.contextmanager
+    def watch(cfg):
+        import pgolf
+
+        src = Path(pgolf.__file__).parent
+        files = []
+        for m in pruned_modules(cfg):
+            rel = Path(*m.split(".")[1:])
+            files += [str(p) for p in (src / rel / "__init__.py", (src / rel).with_suffix(".py")) if p.is_file()
+                      and m != "pgolf.artifact.bundle"]
+        cov = coverage.Coverage(data_file=None, include=files, branch=False)
+        cov.set_option("run:disable_warnings", ["no-data-collected"])  # none ran: the expected, passing case
+        cov.start()
+        try:
+            yield files
+        finally:
+            cov.stop()
+        data = cov.get_data()
+        ran = sorted({(Path(f).name, fn) for f in files for line, fn in stubbed_lines(f).items()
+                      if line in set(data.lines(f) or ())})
+        assert not ran, f"functions of modules this config's bundle stubs ran: {ran}"
+
+    return watch
+
+
 def pytest_addoption(parser):
     parser.addoption("--threads", type=int, default=2,
                      help="torch intra-op threads for every test (the suite must pass with 1 and with 2)")

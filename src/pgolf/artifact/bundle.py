@@ -22,16 +22,20 @@ import ast
 import base64
 import json
 import lzma
-import sys
 from pathlib import Path
 
+import python_minifier
+
 import pgolf
+from pgolf.artifact.bundle_prune import pruned_modules, stub
+from pgolf.artifact.bundle_shake import drop_unused_imports, shake, strip_annotations
+from pgolf.artifact.bundled import BUNDLE_MARK
 from pgolf.coerce import to_dict
+from pgolf.errors import PgolfError
 
 ROOTS = ("pgolf.train.entry",)
-ENTRY = "pgolf.train.entry"  # defines run_bundled(config: dict, recipe: str, argv: list[str])
+ENTRY, ENTRY_NAME = "pgolf.train.entry", "run_bundled"  # run_bundled(config, recipe, argv, pruned modules)
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "pb": 0}]  # pb 0: text, not words
-BUNDLE_MARK = "__pgolf_bundle__"  # a global the stub sets in __main__: the bundle's own path
 
 
 def package_root() -> Path:
@@ -105,7 +109,69 @@ def minify(source: str) -> str:
     return ast.unparse(_StripDocstrings().visit(ast.parse(source)))
 
 
-def _stub_payload(modules: dict[str, tuple[bool, str]], config: dict, recipe: str) -> str:
+def _exported(trees: dict[str, tuple[ast.Module, bool]]) -> dict[str, set[str]]:
+    """Module → the names other bundled modules import from it (`from M import name`): its re-exports count as used."""
+    out: dict[str, set[str]] = {}
+    for name, (tree, is_pkg) in trees.items():
+        here = name if is_pkg else name.rpartition(".")[0]
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = here.split(".")
+                    base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+                out.setdefault(base, set()).update(a.name for a in node.names)
+    return out
+
+
+def _reachable(trees: dict[str, tuple[ast.Module, bool]], roots: tuple[str, ...]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in trees:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        todo.extend(_imported(trees[name][0], name, trees[name][1]))
+    return seen
+
+
+def _shape(trees) -> tuple:
+    """What the pruning loop can change: the modules, their statements, class bodies and imported names."""
+    return tuple((n, len(t.body), sum(len(s.body) if isinstance(s, ast.ClassDef) else
+                                      len(s.names) if isinstance(s, (ast.Import, ast.ImportFrom)) else 0 for s in t.body))
+                 for n, (t, _) in sorted(trees.items()))
+
+
+def bundled_sources(cfg, roots: tuple[str, ...] = ROOTS) -> tuple[dict[str, tuple[bool, str]], tuple[str, ...]]:
+    """(module → (is package, minified source), pruned feature modules) for this config: the import closure with
+    docstrings dropped, the modules of features `cfg` leaves off stubbed (pgolf.artifact.bundle_prune), then unused
+    imports, unreachable modules and unused definitions removed to a fixpoint (pgolf.artifact.bundle_shake), and
+    signature annotations stripped."""
+    pruned = pruned_modules(cfg)
+    trees: dict[str, tuple[ast.Module, bool]] = {}
+    for name, (path, is_pkg) in import_closure(roots).items():
+        tree = _StripDocstrings().visit(ast.parse(path.read_text(encoding="utf-8")))
+        trees[name] = (stub(tree, name) if name in pruned else tree, is_pkg)
+    cache: dict = {}
+    while True:
+        before = _shape(trees)
+        exported = _exported(trees)
+        for name, (tree, _) in trees.items():
+            drop_unused_imports(tree, exported.get(name, set()))
+        live = _reachable(trees, roots)
+        trees = {n: v for n, v in trees.items() if n in live}
+        shake({n: t for n, (t, _) in trees.items()}, keep={ENTRY_NAME}, cache=cache)
+        if _shape(trees) == before:
+            break
+    return ({n: (p, ast.unparse(strip_annotations(t))) for n, (t, p) in sorted(trees.items())},
+            tuple(m for m in pruned if m in trees))
+
+
+def _stub_payload(modules: dict[str, tuple[bool, str]], config: dict, recipe: str,
+                  pruned: tuple[str, ...] = ()) -> str:
     table = repr({n: (int(p), s) for n, (p, s) in modules.items()})
     return "\n".join([
         "import sys,json,importlib.abc as A,importlib.util as U",
@@ -118,19 +184,42 @@ def _stub_payload(modules: dict[str, tuple[bool, str]], config: dict, recipe: st
         " def exec_module(s,m):exec(compile(S[m.__name__][1],'<bundle>/'+m.__name__,'exec'),m.__dict__)",
         "sys.meta_path.insert(0,F())",
         f"C=json.loads({json.dumps(config, sort_keys=True, separators=(',', ':'))!r})",
-        f"from {ENTRY} import run_bundled",
-        f"sys.exit(run_bundled(C,{recipe!r},sys.argv[1:]))",
+        f"from {ENTRY} import {ENTRY_NAME} as run_bundled",
+        f"sys.exit(run_bundled(C,{recipe!r},sys.argv[1:],{pruned!r}))",
         "",
     ])
 
 
+def rename_locals(source: str) -> str:
+    """python-minifier's pass (the `pyminify` the records run, #1530 on): function-local names shortened, literal
+    statements dropped; module-level names and class attributes kept (other modules and dataclasses use them)."""
+    opts = python_minifier.RemoveAnnotationsOptions(remove_class_attribute_annotations=False)
+    return python_minifier.minify(source, rename_locals=True, rename_globals=False, hoist_literals=False,
+                                  remove_annotations=opts, remove_asserts=False, remove_debug=False,
+                                  preserve_shebang=False, remove_object_base=True, convert_posargs_to_args=False)
+
+
+def compress_code(payload: bytes, codec: str) -> bytes:
+    if codec == "lzma":
+        return lzma.compress(payload, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=_LZMA_FILTERS)
+    if codec == "brotli":
+        try:
+            import brotli  # optional dependency (the [brotli] extra): only this code codec needs it
+        except ImportError:
+            raise PgolfError("artifact.code_codec=brotli needs the brotli package (pip install brotli)") from None
+        return brotli.compress(payload, quality=11)
+    raise PgolfError(f"artifact.code_codec: unknown codec {codec!r}, expected lzma or brotli")
+
+
 def build(cfg, recipe: str, roots: tuple[str, ...] = ROOTS) -> bytes:
     """The bytes of train_gpt.py for this config (see module docstring). `cfg` is the run's whole config tree (a
-    frozen dataclass, serialised by pgolf.coerce.to_dict; its artifact.code_wrap picks the wrapper)."""
-    modules = {n: (is_pkg, minify(p.read_text(encoding="utf-8"))) for n, (p, is_pkg) in import_closure(roots).items()}
-    payload = _stub_payload(modules, to_dict(cfg), recipe).encode("utf-8")
-    packed = lzma.compress(payload, format=lzma.FORMAT_XZ, check=lzma.CHECK_NONE, filters=_LZMA_FILTERS)
-    return wrap(packed, cfg.artifact.code_wrap)
+    frozen dataclass, serialised by pgolf.coerce.to_dict); its artifact block picks the minifier (code_minify), the
+    codec (code_codec) and the wrapper (code_wrap)."""
+    modules, pruned = bundled_sources(cfg, roots)
+    if cfg.artifact.code_minify == "pyminify":
+        modules = {n: (p, rename_locals(src)) for n, (p, src) in modules.items()}
+    payload = _stub_payload(modules, to_dict(cfg), recipe, pruned).encode("utf-8")
+    return wrap(compress_code(payload, cfg.artifact.code_codec), cfg.artifact.code_wrap, cfg.artifact.code_codec)
 
 
 # bytes a latin-1 string literal cannot hold as themselves: NUL (refused in source), CR and LF (newline translation),
@@ -138,18 +227,13 @@ def build(cfg, recipe: str, roots: tuple[str, ...] = ROOTS) -> bytes:
 _ESCAPES = {0: b"\\x00", 10: b"\\n", 13: b"\\r", 92: b"\\\\", 39: b"\\'"}
 
 
-def wrap(packed: bytes, how: str) -> bytes:
-    """Two lines of Python that decompress and run `packed` (an LZMA stream)."""
+def wrap(packed: bytes, how: str, codec: str = "lzma") -> bytes:
+    """Two lines of Python that decompress (`codec`: lzma or brotli) and run `packed`."""
     if how == "b85":
         text = base64.b85encode(packed).decode("ascii")
-        return f"import lzma,base64\nexec(lzma.decompress(base64.b85decode('{text}')))\n".encode("ascii")
+        return f"import {codec},base64\nexec({codec}.decompress(base64.b85decode('{text}')))\n".encode("ascii")
     if how == "latin1":
         body = b"".join(_ESCAPES.get(c, bytes((c,))) for c in packed)
-        return b"# -*- coding: latin-1 -*-\nimport lzma;exec(lzma.decompress('" + body + b"'.encode('latin-1')))\n"
+        return (f"# -*- coding: latin-1 -*-\nimport {codec};exec({codec}.decompress('".encode("ascii") + body
+                + b"'.encode('latin-1')))\n")
     raise ValueError(f"artifact.code_wrap: unknown wrap {how!r}, expected b85 or latin1")
-
-
-def running_bundle() -> str | None:
-    """The path of the bundle this process runs from, or None when pgolf runs from its package."""
-    main = sys.modules.get("__main__")
-    return getattr(main, BUNDLE_MARK, None) if getattr(pgolf, "__file__", None) is None else None

@@ -31,6 +31,10 @@ class ArtifactConfig:
     # how the bundled train_gpt.py wraps its compressed sources (pgolf.artifact.bundle): base85 text, the accepted
     # convention since #1530, or raw bytes in a latin-1 string literal (about 14% smaller code, a binary-looking file)
     code_wrap: Literal["b85", "latin1"] = "b85"
+    # the bundle's minifier: docstrings and comments dropped by an AST round trip, or that plus python-minifier's
+    # local renaming (`pyminify`, as the records count since #1530); and its codec: lzma (stdlib) or brotli-11
+    code_minify: Literal["ast", "pyminify"] = "ast"
+    code_codec: Literal["lzma", "brotli"] = "lzma"
     pergroup: PerGroupConfig | None = None  # per-group containers; `codec` then compresses the non-grouped rest
 
 

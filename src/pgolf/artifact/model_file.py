@@ -21,7 +21,8 @@ import pgolf
 from pgolf.artifact.codecs import CODEC_IDS, compress, compress_report
 from pgolf.artifact.config import ArtifactConfig
 from pgolf.artifact.pack import FILE_MAGIC, encode_file, pack, write_atomic
-from pgolf.artifact.pergroup import encode_file_pergroup, read_artifact
+from pgolf.artifact.pergroup import encode_file_pergroup
+from pgolf.artifact.read import read_artifact
 from pgolf.coerce import from_dict, to_dict
 from pgolf.errors import PgolfError
 from pgolf.model.config import ModelConfig

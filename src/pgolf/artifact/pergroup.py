@@ -33,9 +33,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
-import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -43,7 +41,7 @@ from torch import Tensor
 
 from pgolf.artifact.codecs import available, compress, decompress
 from pgolf.artifact.config import PerGroupConfig
-from pgolf.artifact.pack import FILE_MAGIC, pack, read_file, unpack
+from pgolf.artifact.pack import FILE_MAGIC, pack, unpack
 from pgolf.artifact.storage import unzigzag, zigzag
 from pgolf.errors import PgolfError
 
@@ -225,20 +223,3 @@ def encode_file_pergroup(arrays: dict[str, Tensor], meta: dict, int_bits: dict[s
     """→ (file bytes: b"PGA" | FILE_ID | container, info)."""
     container, info = encode_pergroup(arrays, meta, int_bits, storage, rest_codec, cfg)
     return FILE_MAGIC + bytes([FILE_ID]) + container, info
-
-
-def read_artifact(path: Path) -> tuple[dict[str, Tensor], dict, dict]:
-    """Either kind of artifact file: a per-group container, or pgolf.artifact.pack.read_file's single stream."""
-    path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError as e:
-        raise PgolfError(f"{path}: cannot read artifact ({e.strerror})") from None
-    if len(head) < 4 or head[:3] != FILE_MAGIC or head[3] != FILE_ID:
-        return read_file(path)
-    data = path.read_bytes()
-    t0 = time.perf_counter()
-    arrays, meta = decode_pergroup(data[4:], str(path))
-    return arrays, meta, {"codec": "pergroup", "file_bytes": len(data), "decompress_seconds": time.perf_counter() - t0,
-                          "unpack_seconds": 0.0}

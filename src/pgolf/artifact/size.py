@@ -20,7 +20,7 @@ from pathlib import Path
 import pgolf
 from pgolf.artifact.codecs import compress
 from pgolf.artifact.pack import pack
-from pgolf.artifact.pergroup import read_artifact
+from pgolf.artifact.read import read_artifact
 from pgolf.errors import PgolfError
 from pgolf.quant.awq import SUFFIXES as AWQ_SUFFIXES
 from pgolf.quant.awq import awq_bits

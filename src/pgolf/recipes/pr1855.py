@@ -83,4 +83,5 @@ def pr1855() -> Config:
                        "block_size": 128, "damp": 0.01, "act_order": True, "embeddings": True},
         "quant.lqer": {"rank": 4, "top_k": 3, "a_bits": 2, "b_bits": 4, "b_group": 64},
         "artifact.codec": "brotli", "artifact.level": 11, "artifact.storage": "zigzag_t", "artifact.pergroup": "on",
+        "artifact.code_minify": "pyminify", "artifact.code_codec": "brotli",  # the record's code: pyminify+brotli+b85
     })

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from pgolf.artifact.bundle_prune import check as check_pruned
 from pgolf.config import Config, from_dict, override, parse_overrides, to_dict, validate
 from pgolf.errors import OneLineArgParser, exit_status
 from pgolf.runtime.challenge_env import challenge_overrides, merge_with_flags
@@ -28,9 +29,10 @@ def run_and_report(cfg: Config, recipe: str, out_arg: str | None, throughput=Non
     return 0
 
 
-def run_bundled(config: dict, recipe: str, argv: list[str]) -> int:
+def run_bundled(config: dict, recipe: str, argv: list[str], pruned: tuple[str, ...] = ()) -> int:
     """The bundle's main: the challenge's environment variables (DATA_PATH, TOKENIZER_PATH, SEED, RUN_ID …;
-    pgolf.runtime.challenge_env) apply under the flags, which win."""
+    pgolf.runtime.challenge_env) apply under the flags, which win. `pruned`: the feature modules the bundle ships as
+    stubs (pgolf.artifact.bundle_prune); overrides that turn one back on are refused in one line."""
     p = OneLineArgParser(prog="train_gpt.py", description=f"pgolf bundle of recipe {recipe}: train, export, evaluate.")
     add_run_options(p)
 
@@ -40,6 +42,7 @@ def run_bundled(config: dict, recipe: str, argv: list[str]) -> int:
         env_keys, run_id = challenge_overrides()
         words, note = merge_with_flags(env_keys, {**flags, **parse_overrides(args.overrides)})
         cfg = validate(override(from_dict(Config, config), words))
+        check_pruned(cfg, pruned)
         if note is not None:
             print(f"train_gpt.py: {note}", file=sys.stderr)
         if args.dry_run:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from pgolf.artifact.bundle import build, running_bundle
+from pgolf.artifact.bundle import build
+from pgolf.artifact.bundled import running_bundle
 from pgolf.config import Config
 
 LOCAL_KEYS = ("data.path", "data.tokenizer", "train.device")
