@@ -3,7 +3,7 @@
 The record's script (records/track_10min_16mb/2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack_1.0611 on
 main of openai/parameter-golf; extracted at run time, never vendored: --script, or --mirror into --workdir) is
 imported as a module (its main never runs) and its own GPT, Optimizers (token AdamW, its Parallel Muon on the four
-banks with row normalisation, scalar AdamW, on its aux stream) and clip run as its train_model runs them: bf16 model
+banks with row normalisation, scalar AdamW, on its aux stream; stepped in turn on CPU) and clip run as its train_model runs them: bf16 model
 with restore_fp32_params, torch.compile(fullgraph), its fused Triton MLP and fused softcapped CE on CUDA. pgolf's
 side is `pgolf train --recipe pr1855`'s model and optimizers (eager MLP and CE, compiled fullgraph, its NS compiled).
 Both start from the same weights (the record's init, copied by parity_frontier's name map) and get the same batches.
@@ -12,8 +12,8 @@ Same work per step on both sides: the recipe's train.batch_tokens (786,432) in m
 (98,304 = the record's per-GPU batch on 8 GPUs), each ONE flat row with the same cu_seqlens (pgolf.data.packed:
 BOS and T=2048 cuts; padded to ONE length for all batches so each side compiles one graph per looping state).
 Attention kernel: FA3 flash_attn_varlen_func on both when `flash_attn_interface` imports on CUDA; otherwise dense
-causal SDPA rows of T on both (the record's flash_attn_3_func is then an SDPA stand-in; the exact masked varlen path
-is O(N²) in the 98,304-token row), said in the header. Data: the proxy's train shards (gutenberg_sp1024: ids < 1024
+causal SDPA rows of T on both (the record's flash_attn_3_func is then an SDPA stand-in, and its varlen call would
+need a stand-in unlike pgolf's masked path, so neither side runs varlen), said in the header. Data: the proxy's train shards (gutenberg_sp1024: ids < 1024
 fit the 8192 vocab; its documents are long, ~1,700 tokens, so varlen saves less than on FineWeb's).
 
 Timing: per looping state, --warmup untimed steps per side (compile), then --blocks alternating blocks of --steps
@@ -102,30 +102,20 @@ def load_record(path: Path, real_kernels: bool, fa3: bool) -> types.ModuleType:
 
 
 class RecordOptimizers:
-    """The record's Optimizers on CUDA (its step zeroes the grads); on CPU the same three groups by hand (its class
-    opens a CUDA stream), with its Muon."""
+    """The record's own Optimizers (token AdamW, its Muon on the banks, scalar AdamW). On CPU its CUDA aux stream
+    is left out: the three optimizers step in turn (its step on CUDA)."""
 
     def __init__(self, mod, h, model, cuda: bool):
-        self.cuda = cuda
-        if cuda:
+        self.cuda, stream = cuda, torch.cuda.Stream
+        if not cuda:
+            torch.cuda.Stream = lambda *a, **k: None
+        try:
             self.opt = mod.Optimizers(h, model)
-            return
-        banks = [model.qo_bank, model.kv_bank, model.mlp_up_bank, model.mlp_down_bank]
-        scalar = [p for n, p in model.blocks.named_parameters()
-                  if p.ndim < 2 or any(c in n for c in mod.CONTROL_TENSOR_NAME_PATTERNS)]
-        scalar += [model.skip_weights, model.skip_gates, model.parallel_post_lambdas, model.parallel_resid_lambdas,
-                   model.smear_gate.weight, model.smear_lambda]
-        betas = (h.beta1, h.beta2)
-        self.opt = [torch.optim.AdamW([model.tok_emb.weight], lr=h.tied_embed_lr, betas=betas, eps=h.adam_eps,
-                                      weight_decay=h.embed_wd),
-                    mod.Muon(banks, lr=h.matrix_lr, momentum=h.muon_momentum, backend_steps=h.muon_backend_steps,
-                             weight_decay=h.muon_wd, row_normalize=h.muon_row_normalize),
-                    torch.optim.AdamW([p for p in scalar if p is not None], lr=h.scalar_lr, betas=betas,
-                                      eps=h.adam_eps, weight_decay=h.adam_wd)]
+        finally:
+            torch.cuda.Stream = stream
 
     def zero_grad(self):
-        for o in self.opt:
-            o.zero_grad(set_to_none=True)
+        self.opt.zero_grad_all()
 
     def step(self):
         if self.cuda:
