@@ -13,8 +13,8 @@ varlen path (pgolf.model.features.varlen): segments start at 0, at every BOS and
 (pgolf.data.packed.cu_seqlens_of: the packed trainer's cu_seqlens, padded to a multiple of 64, max_seqlen = T as
 the trainer's fixed bound), so no token attends across a document boundary, while a document that straddles two
 rows of T stays one segment (up to T tokens), as in the record. The kernel is the model's: FA3
-flash_attn_varlen_func on CUDA when importable, else the exact masked SDPA (O(N²) memory in the flat length, fine
-on CPU at test sizes); a model built without model.varlen gets `auto`. `global_attention` names the path (the
+flash_attn_varlen_func on CUDA when importable, else the exact masked SDPA, banded in blocks of T (work ≈ 2× rows
+of T); a model built without model.varlen gets `auto`. `global_attention` names the path (the
 phased pass puts it in its stats). On W ranks each rank's rows form its own flat row, so a document straddling two
 ranks' rows is cut there: the isolated phase depends on W, as the record's does. Off: plain causal rows of T tokens
 that may span a document boundary (then W-invariant).
