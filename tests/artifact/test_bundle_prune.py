@@ -29,8 +29,12 @@ def _file(module: str) -> str:
 
 
 def test_every_prunable_module_exists_and_predicates_read_only_the_config():
-    for module in NEEDED:
-        assert Path(_file(module)).is_file(), module
+    for key in NEEDED:
+        module, _, fn = key.partition(":")
+        assert Path(_file(module)).is_file(), key
+        if fn:  # a "module:function" entry names a top-level function of that module
+            tree = ast.parse(Path(_file(module)).read_text(encoding="utf-8"))
+            assert fn in {st.name for st in tree.body if isinstance(st, ast.FunctionDef)}, key
     for name in REGISTRY:
         cfg = get_recipe(name).build()
         assert pruned_modules(cfg) == pruned_modules(cfg)  # pure
@@ -49,6 +53,12 @@ def test_stub_keeps_dataclasses_and_constants_and_raises_for_the_rest():
         ns["f"](4.0)
     with pytest.raises(PgolfError, match="pkg.mod"):
         ns["M"]()
+    one = stub(ast.parse(src), "pkg.mod", only="f")  # a "module:function" entry: that function only
+    ns = {}
+    exec(compile(ast.unparse(one), "<stub>", "exec"), ns)
+    assert ns["M"]().g() == 1
+    with pytest.raises(PgolfError, match="pkg.mod:f was left out"):
+        ns["f"](4.0)
     assert ast.unparse(tree).splitlines()[0] == "from __future__ import annotations"
 
 

@@ -154,6 +154,8 @@ def bundled_sources(cfg, roots: tuple[str, ...] = ROOTS) -> tuple[dict[str, tupl
     trees: dict[str, tuple[ast.Module, bool]] = {}
     for name, (path, is_pkg) in import_closure(roots).items():
         tree = _StripDocstrings().visit(ast.parse(path.read_text(encoding="utf-8")))
+        for fn in (k.partition(":")[2] for k in pruned if k.startswith(name + ":")):
+            tree = stub(tree, name, only=fn)
         trees[name] = (stub(tree, name) if name in pruned else tree, is_pkg)
     cache: dict = {}
     while True:
@@ -167,7 +169,7 @@ def bundled_sources(cfg, roots: tuple[str, ...] = ROOTS) -> tuple[dict[str, tupl
         if _shape(trees) == before:
             break
     return ({n: (p, ast.unparse(strip_annotations(t))) for n, (t, p) in sorted(trees.items())},
-            tuple(m for m in pruned if m in trees))
+            tuple(m for m in pruned if m.partition(":")[0] in trees))
 
 
 def _stub_payload(modules: dict[str, tuple[bool, str]], config: dict, recipe: str,

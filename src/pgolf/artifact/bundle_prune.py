@@ -13,6 +13,8 @@ Invariants:
   training and evaluation under a profiler and asserts no pruned module's code runs (tests/artifact/test_bundle_prune.py).
 - Predicates read only the config (never the data, the device or the world size): one config, one bundle.
 - A module missing from `NEEDED` is always shipped whole: forgetting an entry costs bytes, never correctness.
+- A "module:function" entry stubs one top-level function (an entry point the config dispatches away from, e.g.
+  full-model TTT when the phased variant runs); what only it used is then shaken out.
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ _LORA = lambda c: _TTT(c) and c.eval.ttt.lora is not None  # noqa: E731
 _PHASED = lambda c: _LORA(c) and c.eval.ttt.phased is not None  # noqa: E731
 _ISOLATED = lambda c: _PHASED(c) and c.eval.ttt.phased.isolate_docs  # noqa: E731 (global phase: cu_seqlens + varlen)
 
-# module → (the config keys that turn it on, "is it needed by this config")
+# "module" or "module:function" → (the config keys that turn it on, "is it needed by this config")
 NEEDED: dict[str, tuple[str, Callable]] = {
+    # the evaluation entry points of the three TTT variants (eval.run dispatches on the config)
+    "pgolf.eval.ttt:eval_ttt_full": ("eval.ttt without lora", lambda c: _TTT(c) and c.eval.ttt.lora is None),
+    "pgolf.eval.ttt_lora:eval_ttt_lora": ("eval.ttt.lora without phased",
+                                          lambda c: _LORA(c) and c.eval.ttt.phased is None),
     "pgolf.artifact.bundle": ("(building bundles)", lambda c: False),  # a bundle counts its own file size
     "pgolf.artifact.pergroup": ("artifact.pergroup", lambda c: c.artifact.pergroup is not None),
     "pgolf.artifact.rans": ("artifact.storage", lambda c: c.artifact.storage == "rans"),
@@ -60,7 +66,7 @@ NEEDED: dict[str, tuple[str, Callable]] = {
 
 
 def pruned_modules(cfg) -> tuple[str, ...]:
-    """The feature modules this config does not need, sorted."""
+    """The feature modules ("module") and entry points ("module:function") this config does not need, sorted."""
     return tuple(sorted(m for m, (_, needed) in NEEDED.items() if not needed(cfg)))
 
 
@@ -76,9 +82,18 @@ def _is_dataclass(node: ast.ClassDef) -> bool:
     return any("dataclass" in ast.unparse(d) for d in node.decorator_list)
 
 
-def stub(tree: ast.Module, name: str) -> ast.Module:
-    """The module with every function and non-dataclass class replaced by a body that raises PgolfError."""
-    msg = f"{name} was left out of this bundle: its feature is off in the bundled config"
+def stub(tree: ast.Module, name: str, only: str | None = None) -> ast.Module:
+    """The module with every function and non-dataclass class replaced by a body that raises PgolfError; with
+    `only`, just the top-level function of that name."""
+    msg = f"{name}{':' + only if only else ''} was left out of this bundle: its feature is off in the bundled config"
+    if only is not None:
+        tree.body = [ast.parse(f"def {st.name}(*a, **k):\n    raise PgolfError({msg!r})").body[0]
+                     if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == only else st
+                     for st in tree.body]
+        tree.body.insert(next(i for i, st in enumerate(tree.body) if not (
+            isinstance(st, ast.ImportFrom) and st.module == "__future__")),
+            ast.parse("from pgolf.errors import PgolfError").body[0])
+        return tree
     future = [st for st in tree.body if isinstance(st, ast.ImportFrom) and st.module == "__future__"]
     body: list[ast.stmt] = [*future, ast.parse("from pgolf.errors import PgolfError").body[0]]
     for st in tree.body:
