@@ -19,8 +19,8 @@ every target of every window trained on was scored. Per-slot gradient clipping w
 
 Phases (eval.ttt.phased). After a round, once the documents scored so far (queue order) reach the next boundary
 ⌊prefix_docs·(i+1)/num_phases⌋, the pass pauses: the scored documents sorted by (batch, position) — the first
-`boundary` of them — train every base weight by pgolf.eval.ttt_global (ledger-checked), the adapters are drawn
-afresh, and the pass resumes on later batches. The model's weights are restored when the evaluation ends.
+`boundary` of them — train every base weight by pgolf.eval.ttt_global (ledger-checked; attention isolated per
+document with phased.isolate_docs, named in stats["global_attention"]), the adapters are drawn afresh, and the pass resumes on later batches. The model's weights are restored when the evaluation ends.
 
 Legality (tested): a token's value never changes a loss scored before it in time (C3) and, without the tilt,
 depends on nothing after it in its document (C1); every target is scored exactly once (C4); the tilt's
@@ -48,7 +48,7 @@ from pgolf.eval.score_first import Ledger
 from pgolf.eval.scorer import bucket_length, window_batch
 from pgolf.eval.sliding import device_stream
 from pgolf.eval.ttt import TTTResult, make_optimizer
-from pgolf.eval.ttt_global import global_sgd_phase, merge_ledgers, phase_tokens
+from pgolf.eval.ttt_global import global_attention, global_sgd_phase, merge_ledgers, phase_tokens
 from pgolf.runtime.dist import Runtime
 
 EMPTY = Window(0, 0, 0)
@@ -212,6 +212,8 @@ def eval_ttt_phased(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTCo
     was_training = model.training
     run = PhasedPass(model, tokens, seq_len, t, lut, rt, compile, backend)
     run.stats.update(docs=len(docs), batches=len(q), boundaries=bounds)
+    if bounds:
+        run.stats["global_attention"] = global_attention(model, ph, rt.is_cuda)
     run.keep = keep
     scored: list[tuple[int, int, tuple[int, int]]] = []  # (batch id, position, document) scored while phases remain
     try:
@@ -236,7 +238,7 @@ def eval_ttt_phased(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTCo
             merge_ledgers(run.ledger, rt)
             seq = phase_tokens(tokens, chosen, run.ledger)
             run.bank.detach()
-            run.stats["global_steps"] += global_sgd_phase(model, seq, ph, seq_len, rt)
+            run.stats["global_steps"] += global_sgd_phase(model, seq, ph, seq_len, rt, bos_id)
             for p in model.parameters():
                 p.requires_grad_(False)
             run.bank.attach()

@@ -243,6 +243,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
         f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes ({post.accounting})")
     if post.speed is not None:
         log(speed_line(post.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
+    if ttt_stats and "global_attention" in ttt_stats:
+        log(f"phased TTT global phases | {ttt_stats['global_attention']}")
     summary = {
         "status": "ok" if within else "failed", "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss,
         "val_bpb_prequant": pre.val_bpb,
