@@ -84,13 +84,13 @@ def test_isolated_loss_and_grads_are_the_sum_over_segments_run_alone(rt, lens, r
     document is cut exactly where rows of T cut it."""
     model = tiny_model()
     xy = packed(lens)
-    got = phase_loss(model, xy, T, ISO, rt)
+    got = phase_loss(model, xy, T, ISO, rt, model.cfg.bos_id)
     ref = reference_loss(model, xy, T)
     # RoPE sees flat positions in the packed row, 0.. in the reference: equal up to fp32 rounding of the angles
     assert got.item() == pytest.approx(ref.item(), rel=1e-5)
     for a, b in zip(grads(model, got), grads(model, ref)):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
-    plain = phase_loss(model, xy, T, ROWS, rt)  # rows of T: documents see each other, and a straddler is cut
+    plain = phase_loss(model, xy, T, ROWS, rt, model.cfg.bos_id)  # rows of T: documents see each other, and a straddler is cut
     assert (abs(plain.item() - ref.item()) > 1e-4) == rows_differ
 
 
@@ -106,7 +106,7 @@ def test_perturbing_document_a_never_changes_document_b(rt, make):
     alt[10] = 2 + (int(xy[10]) + 5) % (V - 2)
 
     def b_part(seq, ph):
-        z, y = phase_logits(model, seq, T, ph, rt)
+        z, y = phase_logits(model, seq, T, ph, rt, model.cfg.bos_id)
         nll = F.cross_entropy(z.reshape(-1, z.size(-1)), y.reshape(-1), reduction="none")[24:]
         return nll, grads(model, nll.sum())
 
@@ -127,7 +127,7 @@ def test_the_phase_trains_as_the_per_segment_reference_loop(rt, rows):
     ph = replace(ISO, batch_seqs=rows)
     seq = torch.from_numpy(stream(3 * 3 * T + 5, 11, 9).astype(np.int64))
     ours, ref = tiny_model(), tiny_model()
-    steps = global_sgd_phase(ours, seq, ph, T, rt)
+    steps = global_sgd_phase(ours, seq, ph, T, rt, ours.cfg.bos_id)
     params = list(ref.parameters())
     opt = torch.optim.SGD(params, lr=ISO.lr, momentum=ISO.momentum)
     total = seq.numel() - 1

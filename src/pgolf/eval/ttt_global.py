@@ -40,7 +40,6 @@ from torch import nn
 from pgolf.data.packed import cu_seqlens_of
 from pgolf.eval.asym_logit import head_logits
 from pgolf.eval.config import PhasedTTTConfig
-from pgolf.eval.plan import BOS_ID
 from pgolf.eval.score_first import Ledger
 from pgolf.runtime.dist import Runtime, all_reduce_
 
@@ -85,7 +84,7 @@ def global_attention(model: nn.Module, ph: PhasedTTTConfig, on_cuda: bool) -> st
 
 
 def phase_logits(model: nn.Module, xy: torch.Tensor, T: int, ph: PhasedTTTConfig, rt: Runtime,
-                 bos_id: int = BOS_ID) -> tuple[torch.Tensor, torch.Tensor]:
+                 bos_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(capped fp32 logits, targets) of one step: xy holds rows·T + 1 tokens of the concatenation (on the device);
     shapes (1, rows·T, ·) when documents are isolated, (rows, T, ·) otherwise."""
     x, y = xy[:-1], xy[1:]
@@ -102,14 +101,14 @@ def phase_logits(model: nn.Module, xy: torch.Tensor, T: int, ph: PhasedTTTConfig
 
 
 def phase_loss(model: nn.Module, xy: torch.Tensor, T: int, ph: PhasedTTTConfig, rt: Runtime,
-               bos_id: int = BOS_ID) -> torch.Tensor:
+               bos_id: int) -> torch.Tensor:
     """Mean NLL of one step over all its rows·T targets."""
     z, y = phase_logits(model, xy, T, ph, rt, bos_id)
     return F.cross_entropy(z.reshape(-1, z.size(-1)), y.reshape(-1))
 
 
 def global_sgd_phase(model: nn.Module, seq: torch.Tensor, ph: PhasedTTTConfig, T: int, rt: Runtime,
-                     bos_id: int = BOS_ID) -> int:
+                     bos_id: int) -> int:
     """Train every parameter of `model` on the token sequence `seq` (on CPU); → optimizer steps taken."""
     global_attention(model, ph, rt.is_cuda)
     params = list(model.parameters())
