@@ -45,7 +45,7 @@ from pgolf.config import LoRATTTConfig, ModelConfig, QuantConfig, TTTConfig
 from pgolf.data.shards import load_split
 from pgolf.data.tokenizer import load_sentencepiece
 from pgolf.eval.accounting import describe, val_accounting
-from pgolf.eval.plan import Window, sliding_plan, split_for_rank
+from pgolf.eval.plan import Window, model_bos, sliding_plan, split_for_rank
 from pgolf.eval.run import evaluate, evaluate_ttt
 from pgolf.eval.scorer import WindowScorer, bucket_length
 from pgolf.eval.sliding import eval_plan
@@ -115,7 +115,7 @@ def cmd_modes(a) -> list[dict]:
         warm = 0.0
         if compile and not name.startswith("TTT"):
             sc = WindowScorer(model, T, a.batch_tokens, rt.device, rt.autocast, compile=True)
-            warm = sc.warmup(sc.shapes(sliding_plan(val, T, stride, doc)), model.cfg.vocab_size)
+            warm = sc.warmup(sc.shapes(sliding_plan(val, T, stride, doc, model_bos(model))), model.cfg.vocab_size)
         r, dt = timed(rt, fn)
         stats = r.stats if hasattr(r, "stats") else {}
         res = r.result if hasattr(r, "result") else r
@@ -290,13 +290,14 @@ def cmd_padding(a) -> list[dict]:
 
     val = trim_val(np.asarray(load_split(Path(a.data), "val")), a.seq_len, a.max_tokens)
     T, s, W = a.seq_len, a.stride, a.world
+    bos = ModelConfig().bos_id  # no model here: the documents split where the model config's BOS says
     bt = max(1, a.batch_tokens // W)
     rows = []
     for name, plan, chunked in (("standard", sliding_plan(val, T, 0, False), False),
                                 (f"sliding s={s}", sliding_plan(val, T, s, False), False),
-                                (f"doc-aware s={s}", sliding_plan(val, T, s, True), False),
+                                (f"doc-aware s={s}", sliding_plan(val, T, s, True, bos), False),
                                 (f"TTT full, sliding s={s}, chunks {a.ttt_chunk}", sliding_plan(val, T, s, False), True),
-                                (f"TTT full, doc-aware s={s}, chunks {a.ttt_chunk}", sliding_plan(val, T, s, True), True)):
+                                (f"TTT full, doc-aware s={s}, chunks {a.ttt_chunk}", sliding_plan(val, T, s, True, bos), True)):
         calls = chunk_plan(plan, a.ttt_chunk) if chunked else [plan]
         mine = [split_for_rank(c, 0, W) for c in calls]  # each score call scores rank 0's share of one chunk
         out = {"mode": name}

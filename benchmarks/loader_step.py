@@ -51,7 +51,8 @@ def step_table(data: Path, steps: int) -> None:
             c = override(cfg, {"data.loader": kind})
             model = build_model(c, rt)
             opts, _ = build_optimizers(model, c.optim, c.model.tie_embeddings)
-            loader = Timed(build_loader(c.data, c.model.vocab_size, c.train.seed, rt, prefetch=prefetch))
+            loader = Timed(build_loader(c.data, c.model.vocab_size, c.train.seed, rt, bos_id=c.model.bos_id,
+                                        prefetch=prefetch))
             step = make_step_fn(model, None, opts, loader, c, rt, t.grad_accum, list(model.parameters()))
             for i in range(3):
                 step(i, 1.0)

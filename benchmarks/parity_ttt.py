@@ -5,15 +5,17 @@ accumulator, its BatchedTTTLoRA) are cut out of its train_gpt.py, extracted at r
 openai/parameter-golf into --workdir (nothing is vendored), and run unchanged. Both sides drive the same pgolf GPT
 (fp32, CPU, random weights): the record through a `forward_ttt_train` that applies its adapters at its own points
 (Q/K/V on the normed block input, O and MLP in parallel to the attention and MLP modules, the LM head before the
-softcap) with forward hooks, and `base_model(x, y)` for its global phase (GLOBAL_TTT_RESPECT_DOC_BOUNDARIES=0:
-pgolf has no varlen attention yet). pgolf's adapters take the record's initial A draws (the same global RNG seed,
+softcap) with forward hooks, and `base_model(x, y, cu_seqlens=…, max_seqlen=…)` for its global phase as the
+record runs it (GLOBAL_TTT_RESPECT_DOC_BOUNDARIES=1: a step's rows as one flat row, its own _build_cu_seqlens at BOS,
+segments ≤ T; the model's varlen attention on its exact masked path), or `base_model(x, y)` on rows of T with
+--rows (=0; pgolf then runs phased.isolate_docs=false). pgolf's adapters take the record's initial A draws (the same global RNG seed,
 drawn in the record's module order: lm_head, then Q, V, K, MLP, O per slot). The stream has a multiple of the batch
 size in documents, so no short batch (whose fresh adapters would consume the RNG differently) occurs.
 #2135 (--record 2135): no K adapter, one global phase, and the token n-gram tilt; its loop takes the hints
 precomputed (pgolf's build_hints, which benchmarks/parity_tilt.py checks against the record's C helper; here order 2,
 threshold 0.3 so that a random stream gets hints) and applies them with its own online_ngram_tilt.py (extracted too).
 
-    python benchmarks/parity_ttt.py [--record 1855|2135] [--mirror DIR] [--workdir /tmp/pgolf_parity_ttt]
+    python benchmarks/parity_ttt.py [--record 1855|2135] [--rows] [--mirror DIR] [--workdir /tmp/pgolf_parity_ttt]
 Prints both val_loss / val_bpb and |Δbpb|; exit status 0 when |Δbpb| ≤ 1e-6.
 """
 
@@ -40,6 +42,7 @@ from pgolf.eval.lora import LoRABank
 from pgolf.eval.ngram_tilt import build_hints
 from pgolf.eval.ttt_phased import TARGETS_1855, eval_ttt_phased
 from pgolf.model.config import ModelConfig
+from pgolf.model.features.varlen import VarlenConfig
 from pgolf.model.gpt import GPT
 from pgolf.runtime.dist import init_runtime
 
@@ -48,7 +51,7 @@ RECORDS = {"1855": ("main", "records/track_10min_16mb/2026-04-27_SP8192_LQER_Spa
            "2135": ("refs/pull/2135/head", "records/track_10min_16mb/2026-05-01_SP8192_PR2130Base_Calib32")}
 NAMES = ("_find_docs", "_build_ttt_global_batches", "_init_batch_counter", "_claim_next_batch",
          "_compute_chunk_window", "_accumulate_bpb", "_loss_bpb_from_sums", "_add_to_counter", "_init_int64_counter",
-         "_select_ttt_doc_entries", "_build_cu_seqlens", "train_val_ttt_global_sgd_distributed",
+         "_select_ttt_doc_entries", "get_next_multiple_of_n", "_build_cu_seqlens", "train_val_ttt_global_sgd_distributed",
          "eval_val_ttt_phased", "BatchedLinearLoRA", "BatchedTTTLoRA")
 V, D, L, T, S, C, RANK, ALPHA = 64, 32, 2, 32, 4, 8, 4, 8.0
 
@@ -79,7 +82,8 @@ def record_functions(mirror: Path, workdir: Path, record: str) -> dict:
 
 def tiny_model() -> GPT:
     torch.manual_seed(0)
-    m = GPT(ModelConfig(num_layers=L, model_dim=D, num_heads=2, num_kv_heads=1, vocab_size=V))
+    m = GPT(ModelConfig(num_layers=L, model_dim=D, num_heads=2, num_kv_heads=1, vocab_size=V,
+                        varlen=VarlenConfig(kernel="masked")))
     with torch.no_grad():
         for p in m.parameters():
             p.add_(torch.randn_like(p) * 0.2)
@@ -145,6 +149,8 @@ def main() -> int:
     ap.add_argument("--record", choices=sorted(RECORDS), default="1855")
     ap.add_argument("--mirror", type=Path, default=MIRROR)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/pgolf_parity_ttt"))
+    ap.add_argument("--rows", action="store_true", help="global phase on plain rows of T on both sides "
+                    "(GLOBAL_TTT_RESPECT_DOC_BOUNDARIES=0, phased.isolate_docs=false); default: documents isolated")
     a = ap.parse_args()
     torch.set_num_threads(1)
     rec = record_functions(a.mirror, a.workdir, a.record)
@@ -155,7 +161,7 @@ def main() -> int:
     boundary = np.zeros(V, bool)
     boundary[:2], base[:2], space[:2] = True, 0, False
     ph = PhasedTTTConfig(prefix_docs=6, num_phases=1 if k2135 else 2, lr=0.05, momentum=0.9, chunk_tokens=2 * T, batch_seqs=2,
-                         grad_clip=1.0)
+                         grad_clip=1.0, isolate_docs=not a.rows)
     t = TTTConfig(chunk_tokens=C, epochs=1, optimizer="adam", lr=3e-2, momentum=0.0, beta2=0.99, adam_eps=1e-10,
                   weight_decay=0.5, grad_clip=0.0, lr_schedule="constant",
                   lora=LoRATTTConfig(rank=RANK, alpha=ALPHA, batch_docs=S, a_init="per_slot", warm_start_a=True,
@@ -170,7 +176,7 @@ def main() -> int:
         ttt_grad_steps=1, val_doc_fraction=1.0, seed=0, global_ttt_lr=ph.lr, global_ttt_momentum=ph.momentum,
         global_ttt_epochs=ph.epochs, global_ttt_chunk_tokens=ph.chunk_tokens, global_ttt_batch_seqs=ph.batch_seqs,
         global_ttt_warmup_start_lr=0.0, global_ttt_warmup_chunks=0, global_ttt_grad_clip=ph.grad_clip,
-        global_ttt_respect_doc_boundaries=False, global_ttt_optimizer="sgd", ttt_grad_steps_clean=False)
+        global_ttt_respect_doc_boundaries=not a.rows, global_ttt_optimizer="sgd", ttt_grad_steps_clean=False)
     val = types.SimpleNamespace(val_tokens=torch.from_numpy(tokens), base_bytes_lut=torch.from_numpy(base),
                                 has_leading_space_lut=torch.from_numpy(space),
                                 is_boundary_token_lut=torch.from_numpy(boundary), caseops_enabled=False, val_bytes=None)
@@ -190,15 +196,19 @@ def main() -> int:
     d = abs(res.val_bpb - r_bpb)
     print(f"#{a.record} eval_val_ttt_phased: val_loss {r_loss:.10f} val_bpb {r_bpb:.10f}")
     print(f"pgolf eval_ttt_phased:     val_loss {res.val_loss:.10f} val_bpb {res.val_bpb:.10f}  |Δbpb| {d:.2e}  "
-          f"({len(tokens) - 1} targets, {3 * S} documents, {ph.num_phases} global phase(s), #{a.record})")
+          f"({len(tokens) - 1} targets, {3 * S} documents, {ph.num_phases} global phase(s), #{a.record}, global "
+          f"phase {'rows of T' if a.rows else 'documents isolated'})")
     others = [("without the tilt", replace(t, tilt=None))] if k2135 else []
-    for label, tt in others + [("without the global phases", replace(t, phased=replace(ph, prefix_docs=0))),
-                      ("without warm-start A", replace(t, lora=replace(t.lora, warm_start_a=False))),
+    flip = ("with the global phase isolated" if a.rows else "with the global phase on rows",
+            replace(t, phased=replace(ph, isolate_docs=a.rows)))
+    for label, tt in others + [flip, ("without the global phases", replace(t, phased=replace(ph, prefix_docs=0))),
+                               ("without warm-start A", replace(t, lora=replace(t.lora, warm_start_a=False))),
                                ("without training (epochs=0)", replace(t, epochs=0, phased=replace(ph, prefix_docs=0)))]:
+        m = tiny_model()  # built before the seed, as above, so the adapters' draws are the record's
         torch.manual_seed(123)
-        other = eval_ttt_phased(tiny_model(), tokens, T, tt, DeviceLUT(ByteLUT(base, space, boundary),
-                                torch.device("cpu")), init_runtime("cpu")).result.val_bpb
-        print(f"  pgolf {label:28s} val_bpb {other:.10f}  |Δbpb| vs the record {abs(other - r_bpb):.2e}")
+        other = eval_ttt_phased(m, tokens, T, tt, DeviceLUT(ByteLUT(base, space, boundary), torch.device("cpu")),
+                                init_runtime("cpu")).result.val_bpb
+        print(f"  pgolf {label:30s} val_bpb {other:.10f}  |Δbpb| vs the record {abs(other - r_bpb):.2e}")
     return 0 if d <= 1e-6 else 1
 
 

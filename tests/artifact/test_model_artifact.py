@@ -1,20 +1,23 @@
 """Model artifacts across storages and codecs: identical logits after the round trip, deterministic bytes, refusal of
-pickles and truncations, brotli as an optional dependency, and `pgolf size` against the decimal cap."""
+pickles, truncations and a model config that does not match, brotli as an optional dependency, and `pgolf size`
+against the decimal cap."""
 
 from __future__ import annotations
 
 import io
 import json
 import sys
+import zlib
 
 import pytest
 import torch
 
 from pgolf.artifact import codecs
 from pgolf.artifact.model_file import encode_model, export_model, load_model
+from pgolf.artifact.pack import pack, read_file, unpack
 from pgolf.artifact.size import breakdown
 from pgolf.cli import main
-from pgolf.config import Config, override
+from pgolf.config import Config, ModelConfig, override
 from pgolf.errors import PgolfError
 from pgolf.model.gpt import GPT
 
@@ -100,3 +103,83 @@ def test_size_cli_breakdown_and_budget(tmp_path, capsys):
     assert main(["size", str(tmp_path / "m.pga"), "--code-bytes", "1000", "--max-bytes", str(cap)]) == 2
     err = capsys.readouterr().err
     assert f"over the cap of {cap:,}" in err and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------- the baseline policy's int8 artifact (3 layers)
+
+
+def _baseline_model(seed=0):
+    torch.manual_seed(seed)
+    cfg = override(Config(), {"model.num_layers": 3, "model.model_dim": 64, "model.num_heads": 4,
+                              "model.num_kv_heads": 2, "model.vocab_size": 200, "quant.keep_float_max_numel": 4096})
+    m = GPT(cfg.model)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return m, cfg
+
+
+def test_round_trip_logits_equal_in_memory_dequantized(tmp_path):
+    m, cfg = _baseline_model()
+    info, deq = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
+    ref = GPT(cfg.model)
+    ref.load_state_dict(deq)
+    loaded, rinfo = load_model(tmp_path / "m.pga")
+    idx = torch.randint(0, 200, (2, 24))
+    assert torch.equal(loaded.logits(idx), ref.logits(idx))
+    assert rinfo["file_bytes"] == info["model_bytes"] == (tmp_path / "m.pga").stat().st_size
+    # quantization changed something, but not much
+    assert not torch.equal(loaded.logits(idx), m.logits(idx))
+    assert (loaded.logits(idx) - m.logits(idx)).abs().max() < 0.5
+
+
+def test_encoding_is_deterministic():
+    m, cfg = _baseline_model()
+    assert encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[0] == encode_model(m.state_dict(), cfg.model, cfg.quant, cfg.artifact)[0]
+
+
+@pytest.mark.parametrize("codec", ["zlib", "zstd", "lzma", "auto"])
+def test_codecs_round_trip(tmp_path, codec):
+    m, cfg = _baseline_model()
+    cfg = override(cfg, {"artifact.codec": codec})
+    info, _ = export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
+    loaded, rinfo = load_model(tmp_path / "m.pga")
+    assert rinfo["codec"] == info["codec"] and (codec == "auto" or info["codec"] == codec)
+
+
+def test_pickle_artifact_is_refused(tmp_path):
+    m, _ = _baseline_model()
+    buf = io.BytesIO()
+    torch.save(m.state_dict(), buf)
+    for name, data in (("torch.pt", buf.getvalue()), ("zlib.ptz", zlib.compress(buf.getvalue()))):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(PgolfError, match="not a pgolf artifact"):
+            load_model(tmp_path / name)
+
+
+def test_truncated_and_corrupt_artifacts_are_refused(tmp_path):
+    m, cfg = _baseline_model()
+    export_model(m, cfg.model, cfg.quant, cfg.artifact, tmp_path / "m.pga")
+    data = (tmp_path / "m.pga").read_bytes()
+    (tmp_path / "t.pga").write_bytes(data[: len(data) // 2])
+    with pytest.raises(PgolfError, match="truncated or corrupt"):
+        read_file(tmp_path / "t.pga")
+    with pytest.raises(PgolfError, match="cannot read artifact"):
+        read_file(tmp_path / "missing.pga")
+    # a payload whose array table points past the end
+    blob = pack({"a": torch.zeros(10)}, {})
+    with pytest.raises(PgolfError, match="out of bounds"):
+        unpack(blob[:-8])
+
+
+def test_wrong_config_in_artifact_is_refused(tmp_path):
+    m, cfg = _baseline_model()
+    bad = override(cfg, {"model.num_layers": 4})
+    from pgolf.artifact.model_file import encode_model as enc
+    from pgolf.artifact.pack import write_atomic
+
+    blob, _, _ = enc(m.state_dict(), bad.model, bad.quant, bad.artifact)
+    write_atomic(tmp_path / "bad.pga", blob)
+    with pytest.raises(PgolfError, match="do not match the model config"):
+        load_model(tmp_path / "bad.pga")
+    assert isinstance(ModelConfig(), ModelConfig)

@@ -34,7 +34,7 @@ def make(kind, d, rank, world, prefetch=False, seed=7):
         return DistributedTokenLoader(d, rank, world, CPU, 512, prefetch=prefetch)
     if kind == "shuffled":
         return ShuffledLoader(d, rank, world, CPU, 512, seed=seed, prefetch=prefetch)
-    return PackedLoader(d, rank, world, CPU, 512, prefetch=prefetch)
+    return PackedLoader(d, rank, world, CPU, 512, bos_id=1, prefetch=prefetch)
 
 
 def global_steps(kind, d, world, steps=12, prefetch=False):
@@ -149,7 +149,7 @@ def test_packed_cu_seqlens_at_bos_boundaries(data):
         x = rng.integers(0, 6, rng.integers(1, 200))
         for max_len in (3, 16, 1000):
             assert segment_boundaries(x, 1, max_len).tolist() == naive_boundaries(x.tolist(), 1, max_len)
-    ld = PackedLoader(data, 1, 2, CPU, 512, bucket=8, prefetch=False)
+    ld = PackedLoader(data, 1, 2, CPU, 512, bos_id=1, bucket=8, prefetch=False)
     for _ in range(20):
         b = ld.next_packed(BATCH, T, 2)
         flat = b.x.flatten().tolist()
@@ -177,7 +177,7 @@ def test_build_loader_follows_the_config(tiny_cfg):
     rt = init_runtime("cpu")
     for kind, cls in (("sequential", DistributedTokenLoader), ("shuffled", ShuffledLoader), ("packed", PackedLoader)):
         c = override(tiny_cfg, {"data.loader": kind})
-        ld = build_loader(c.data, c.model.vocab_size, c.train.seed, rt, prefetch=False)
+        ld = build_loader(c.data, c.model.vocab_size, c.train.seed, rt, bos_id=c.model.bos_id, prefetch=False)
         assert type(ld) is cls and kind in ld.describe()
     with pytest.raises(PgolfError, match="data.loader"):
         override(tiny_cfg, {"data.loader": "random"})

@@ -29,6 +29,8 @@ def good(tmp_path):
 
 def test_counts_files_and_docs(capsys, good):
     rc, out, _ = run(capsys, good, "--json", "--vocab", 512)
+    assert rc == 0 and "val_docs" not in json.loads(out)  # no tokenizer, no --bos-id: BOS unknown, docs not counted
+    rc, out, _ = run(capsys, good, "--json", "--vocab", 512, "--bos-id", 1)
     r = json.loads(out)
     assert rc == 0
     assert (r["val_tokens"], r["train_tokens"], r["val_files"], r["train_files"]) == (6, 9, 1, 2)

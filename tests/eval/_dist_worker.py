@@ -36,12 +36,14 @@ def compute(rt: Runtime) -> dict:
     out["ttt_full"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, full).result.to_dict()
     out["ttt_lora"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, lora).result.to_dict()
     # phased: 9 documents in batches of 2 → the queue's first two batches hold 3 documents, so the one phase starts
-    # after batch 1 on one rank and after round 0 on two; rows of the phase split evenly (2 per chunk, 1 per rank)
+    # after batch 1 on one rank and after round 0 on two; rows of the phase split evenly (2 per chunk, 1 per rank).
+    # Rows of T (isolate_docs=False): with isolation a document straddling the two ranks' rows is cut at the rank
+    # split, so the phase depends on the world size, as in the record (tests/eval/test_ttt_global.py covers it)
     phased = TTTConfig(chunk_tokens=8, epochs=1, optimizer="adam", lr=0.02, grad_clip=0.0,
                        lora=LoRATTTConfig(rank=4, batch_docs=2, targets=("attn.c_q", "attn.c_v", "attn", "mlp"),
                                           lm_head=True),
                        phased=PhasedTTTConfig(prefix_docs=3, num_phases=1, lr=0.05, chunk_tokens=2 * T, batch_seqs=2,
-                                              fresh_a_for_partial_batch=False))
+                                              fresh_a_for_partial_batch=False, isolate_docs=False))
     out["ttt_phased"] = evaluate_ttt(model, tokens, T, 8, 8 * T, L, rt, phased).result.to_dict()
     side = np.random.default_rng(3).integers(0, 10, tokens.size)  # a CaseOps byte sidecar (pgolf.eval.accounting)
     side[tokens == 1] = 0

@@ -56,5 +56,5 @@ def test_only_global_phases_train_the_caps():
     r_plain = eval_ttt_phased(plain, tok, 32, t, lut(), rt)
     assert r_asym.result.val_loss == r_plain.result.val_loss  # c₊ = c₋ = c, untouched by the LoRA pass
     seq = torch.from_numpy(tok.astype(np.int64))
-    global_sgd_phase(model, seq, PhasedTTTConfig(lr=1.0, chunk_tokens=64, momentum=0.0), 32, rt)
+    global_sgd_phase(model, seq, PhasedTTTConfig(lr=1.0, chunk_tokens=64, momentum=0.0), 32, rt, model.cfg.bos_id)
     assert model.asym_logit.c_pos.item() != 30.0 and model.asym_logit.c_neg.item() != 30.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _evalkit import _threads, lut, stream, tiny_model  # noqa: F401 (_threads: autouse)
+from _evalkit import BOS, _threads, lut, stream, tiny_model  # noqa: F401 (_threads: autouse)
 
 from pgolf.config import LoRATTTConfig, TTTConfig
 from pgolf.eval.batches import BatchStats, row_buckets, speed_line, split_rows
@@ -46,7 +46,7 @@ def test_scorer_plan_counts_real_and_computed_positions():
     model = tiny_model()
     T = 32
     tokens = trim_val(stream(900, seed=3, docs=20), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     sc = WindowScorer(model, T, 8 * T, RT.device)
     batches = sc.plan(plan)
     assert sorted(i for _, _, part in batches for i in part) == list(range(len(plan)))
@@ -68,7 +68,7 @@ def test_fixed_shape_plan_scores_what_one_window_per_batch_scores():
     model = tiny_model(seed=1)
     T = 32
     tokens = trim_val(stream(700, seed=5, docs=12), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     ref, kept_ref = eval_plan(model, tokens, plan, T, lut(), RT, batch_tokens=T, keep=True)
     sc = WindowScorer(model, T, 48 * T, RT.device, compile=True, backend="aot_eager")
     sc.warmup(sc.shapes(plan), 64)

@@ -89,3 +89,15 @@ def test_scored_bytes_equal_decoded_bytes_for_challenge_tokenizers(vocab, docs):
 
 def test_scored_bytes_equal_decoded_bytes_for_the_test_tokenizer(tokenizer_path, docs):
     check_tokenizer(tokenizer_path, [RARE] + [d[:3000] for d in docs[:10]])
+
+
+def test_target_bytes_equal_decoded_text_bytes(tokenizer_path, docs):
+    sp = load_sentencepiece(tokenizer_path)
+    lut = DeviceLUT(byte_luts(sp), torch.device("cpu"))
+    for d in docs[:40]:
+        ids = [sp.bos_id(), *sp.encode(d)]
+        if sp.unk_id() in ids:
+            continue
+        t = torch.tensor(ids)
+        got = int(lut.target_bytes(t[:-1], t[1:]).sum())
+        assert got == len(sp.decode(ids[1:]).encode("utf-8"))

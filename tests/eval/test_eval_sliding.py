@@ -8,7 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from _evalkit import _threads, lut, stream, tables, tiny_model  # noqa: F401 (_threads: autouse)
+from _evalkit import (  # noqa: F401 (_threads: autouse; brute_setup: fixture `setup`)
+    BOS,
+    _threads,
+    brute_setup,
+    lut,
+    stream,
+    tables,
+    tiny_model,
+    window_brute,
+)
 from test_eval_plan import reference_doc_context
 
 from pgolf.eval.plan import sliding_plan
@@ -81,7 +90,7 @@ def test_stride_T_equals_standard_and_bytes_agree_across_modes(model):
 def test_batch_size_and_padding_do_not_change_scores(model):
     T = 32
     tokens = trim_val(stream(700, seed=8, docs=15), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     ref, kept_ref = eval_plan(model, tokens, plan, T, lut(), RT, batch_tokens=T, keep=True)
     for bt in (5 * T, 64 * T):
         r, kept = eval_plan(model, tokens, plan, T, lut(), RT, batch_tokens=bt, keep=True)
@@ -93,7 +102,7 @@ def test_compiled_scoring_equals_eager(model):
     """torch.compile (aot_eager here: Dynamo tracing and guards without a C++ toolchain) computes the same."""
     T = 32
     tokens = trim_val(stream(500, seed=9, docs=6), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     eager, ke = eval_plan(model, tokens, plan, T, lut(), RT, batch_tokens=4 * T, keep=True)
     scorer = WindowScorer(model, T, 4 * T, RT.device, compile=True, backend="aot_eager")
     assert scorer.warmup(scorer.shapes(plan), 64) > 0
@@ -139,3 +148,24 @@ def test_eval_length_above_training_length_with_an_explicit_rope_base():
     tokens = trim_val(stream(200, seed=6, docs=1), 64)
     check(eval_sliding(model, tokens, 64, 16, 2, lut(), RT), brute(other, tokens, lambda j: 0 if j <= 64 else
                                                                   min(-(-(j - 64) // 16) * 16, tokens.size - 1 - 64)))
+
+
+@pytest.mark.parametrize("stride", [8, 12])
+def test_sliding_eval_equals_brute_force(setup, stride):
+    model, tokens, lut, tables = setup
+    rt = init_runtime("cpu")
+    val = trim_val(tokens[:301], 32)
+    r = eval_sliding(model, val, 32, stride, 5, lut, rt)
+    loss, bpb, n, b = window_brute(model, val, 32, stride, tables)
+    assert r.scored_tokens == n and r.scored_bytes == b
+    assert abs(r.val_loss - loss) < 1e-5 and abs(r.val_bpb - bpb) < 1e-5
+
+
+def test_sliding_with_stride_T_equals_standard(setup):
+    model, tokens, lut, _ = setup
+    rt = init_runtime("cpu")
+    val = trim_val(tokens, 32)
+    a = eval_standard(model, val, 32, 64, lut, rt)
+    b = eval_sliding(model, val, 32, 32, 3, lut, rt)
+    assert a.scored_tokens == b.scored_tokens and a.scored_bytes == b.scored_bytes
+    assert abs(a.val_loss - b.val_loss) < 1e-6

@@ -6,7 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _evalkit import _threads, lut, stream, tiny_model  # noqa: F401 (_threads: autouse)
+from _evalkit import (  # noqa: F401 (_threads: autouse)
+    BOS,
+    TECH_FULL,
+    TECH_LORA,
+    VOCAB,
+    _threads,
+    lut,
+    stream,
+    technique_model,
+    tiny_model,
+)
 
 from pgolf.config import LoRATTTConfig, TTTConfig
 from pgolf.errors import PgolfError
@@ -170,7 +180,7 @@ def test_lora_under_compile_equals_eager(model):
     from pgolf.eval.sliding import eval_plan
 
     tokens = trim_val(stream(300, seed=16, docs=3), T)
-    plan = sliding_plan(tokens, T, 8, True)
+    plan = sliding_plan(tokens, T, 8, True, BOS)
     for p in model.parameters():  # as LoRA TTT will have them, so that no other guard forces a retrace
         p.requires_grad_(False)
     try:
@@ -211,3 +221,29 @@ def test_ttt_compiled_on_cuda_matches_eager_cuda():
                 runs.append(eval_ttt_lora(model, tokens, T, t, L, rt, compile=compile).result)
         assert runs[0].scored_bytes == runs[1].scored_bytes
         assert runs[1].val_bpb == pytest.approx(runs[0].val_bpb, rel=5e-3)  # bf16 autocast both ways
+
+
+@pytest.mark.parametrize("name", ["pr1473", "pr601", "pr198"])
+def test_ttt_on_technique_models(name):
+    model = technique_model(name)
+    tokens = trim_val(stream(400, seed=31, docs=5), T)
+    plain = eval_sliding(model, tokens, T, 8, 4, lut(), RT)
+    doc = eval_sliding(model, tokens, T, 8, 4, lut(), RT, doc_aware=True)
+    zero_full = eval_ttt_full(model, tokens, T, 8, False, TTTConfig(chunk_tokens=64, epochs=0), lut(), RT, 4 * T)
+    assert zero_full.result.val_loss == pytest.approx(plain.val_loss, rel=1e-7)
+    zero_lora = eval_ttt_lora(model, tokens, T, TTTConfig(**{**TECH_LORA.__dict__, "epochs": 0}), lut(), RT)
+    assert zero_lora.result.val_loss == pytest.approx(doc.val_loss, rel=1e-6)
+
+    before = snapshot(model)
+    rng = np.random.default_rng(0)
+    cut = 150
+    late = tokens.copy()
+    late[cut + 1 :] = rng.integers(1, VOCAB, late.size - cut - 1)
+    for run in (lambda t: eval_ttt_full(model, t, T, 8, False, TECH_FULL, lut(), RT, 4 * T, keep=True),
+                lambda t: eval_ttt_lora(model, t, T, TECH_LORA, lut(), RT, keep=True)):
+        base = run(tokens)
+        assert base.stats["steps"] > 0 and base.result.scored_bytes == plain.scored_bytes
+        assert base.result.val_loss != pytest.approx(plain.val_loss, rel=1e-6)  # the updates do something
+        assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+        assert not any(m._forward_hooks for m in model.modules())
+        assert_prefix_unchanged(by_target(base.chunks), by_target(run(late).chunks), cut)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from _evalkit import _threads, lut, stream, tiny_model  # noqa: F401 (_threads: autouse)
+from _evalkit import BOS, _threads, lut, stream, tiny_model  # noqa: F401 (_threads: autouse)
 
 from pgolf.config import LoRATTTConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.plan import doc_spans
@@ -61,7 +61,7 @@ def record_window(ci: int, pred_len: int, num_chunks: int, C: int, T: int) -> tu
 def test_queue_is_the_records_order():
     for seed, docs, S in [(0, 17, 3), (1, 9, 4), (2, 30, 64), (3, 12, 1)]:
         tok = stream(600, seed, docs)
-        assert queue(doc_spans(tok), S) == record_queue(tok, S)
+        assert queue(doc_spans(tok, BOS), S) == record_queue(tok, S)
 
 
 def test_doc_windows_are_the_records_geometry_and_score_each_target_once():
@@ -93,7 +93,7 @@ def test_without_training_it_is_the_per_window_loss_of_the_records_geometry(rt):
     r = eval_ttt_phased(model, tok, T, t, lut(), rt)
     nll, n = 0.0, 0
     with torch.no_grad():
-        for d, k in doc_spans(tok):
+        for d, k in doc_spans(tok, BOS):
             for w in doc_windows(d, k, T, t.chunk_tokens):
                 x = torch.from_numpy(tok[w.start : w.start + w.length + 1].astype(np.int64))[None]
                 losses = model.token_losses(x[:, :-1], x[:, 1:])[0, w.first :]
@@ -145,7 +145,7 @@ def test_a_token_never_changes_a_loss_scored_before_it(rt, tilt):
 
 def test_global_phase_trains_only_on_scored_documents():
     tok = stream(300, 6, 5)
-    docs = doc_spans(tok)
+    docs = doc_spans(tok, BOS)
     ledger = Ledger(tok.size - 1)
     d, n = docs[1]
     with pytest.raises(LegalityError):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from _modelkit import build
+from _modelkit import short_tokens as tokens
 
 from pgolf.config import Config, ModelConfig, override, validate
 from pgolf.errors import PgolfError
@@ -14,20 +16,6 @@ from pgolf.model.layers import rms_norm
 
 PLAIN = ModelConfig(num_layers=6, model_dim=32, num_heads=4, num_kv_heads=2, vocab_size=64, mlp_mult=2.0)
 PAR = override(PLAIN, {"parallel_residual": {"start_layer": 4}})
-
-
-def build(cfg: ModelConfig, seed: int = 0) -> GPT:
-    torch.manual_seed(seed)
-    model = GPT(cfg)
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
-    return model
-
-
-def tokens(B=2, T=16, seed=3):
-    return torch.randint(0, 64, (B, T), generator=torch.Generator().manual_seed(seed))
 
 
 def naive_logits(model: GPT, idx, order, start):

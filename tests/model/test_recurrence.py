@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from _modelkit import build
+from _modelkit import short_tokens as tokens
 
 from pgolf.config import Config, ModelConfig, override, validate
 from pgolf.errors import PgolfError
@@ -16,20 +18,6 @@ from pgolf.model.layers import rms_norm
 
 PLAIN = ModelConfig(num_layers=6, model_dim=32, num_heads=4, num_kv_heads=2, vocab_size=64, mlp_mult=2.0)
 LOOPED = override(PLAIN, {"recurrence": {"loop_start": 2, "loop_end": 3, "num_loops": 2, "enable_at": 0.5}})
-
-
-def build(cfg: ModelConfig, seed: int = 0) -> GPT:
-    torch.manual_seed(seed)
-    model = GPT(cfg)
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():  # move off the zero-init / identity point so every path matters
-        for p in model.parameters():
-            p.add_(0.2 * torch.randn(p.shape, generator=g))
-    return model
-
-
-def tokens(B=2, T=16, seed=3):
-    return torch.randint(0, PLAIN.vocab_size, (B, T), generator=torch.Generator().manual_seed(seed))
 
 
 def test_schedule_of_1855():

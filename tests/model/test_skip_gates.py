@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from test_parallel_residual import build, tokens  # the shared perturbed-GPT builder
+from _modelkit import build
+from _modelkit import short_tokens as tokens
 
 from pgolf.config import Config, ModelConfig, override, validate
 from pgolf.errors import PgolfError

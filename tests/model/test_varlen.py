@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from test_parallel_residual import build  # the shared perturbed-GPT builder
+from _modelkit import build  # the shared perturbed-GPT builder
 
 from pgolf.config import ModelConfig, override, validate
 from pgolf.data.packed import cu_seqlens_of

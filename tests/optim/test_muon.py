@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pgolf.optim.muon import NS5, POLAR_EXPRESS, Muon, ns_coefficients, orthogonalize
+from pgolf.optim.muon import NS5, POLAR_EXPRESS, Muon, newton_schulz5, ns_coefficients, orthogonalize
 
 # ---------------------------------------------------------------- a direct, per-matrix reference (written here)
 
@@ -199,3 +199,32 @@ def test_one_orthogonalisation_call_per_shape_group(sharded):
     assert sorted(calls) == sorted((n, *rc) for rc, n in groups.items())  # one call per group, all its matrices
     for p, q in zip(ours, ref_p):
         assert torch.equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (128, 32), (32, 96)])
+def test_newton_schulz_is_near_orthogonal(shape):
+    torch.manual_seed(0)
+    k = min(shape)
+    U, _ = torch.linalg.qr(torch.randn(shape[0], k))
+    V, _ = torch.linalg.qr(torch.randn(shape[1], k))
+    G = U @ torch.diag(torch.linspace(0.05, 3.0, k)) @ V.T  # condition number 60 (5 NS steps handle ~1e2)
+    X = newton_schulz5(G).float()
+    small = min(shape)
+    gram = X @ X.T if shape[0] <= shape[1] else X.T @ X
+    s = torch.linalg.svdvals(X)
+    assert gram.shape == (small, small)
+    assert s.min() > 0.5 and s.max() < 1.3  # NS5's quintic lands singular values in ~[0.7, 1.2]
+
+
+def test_muon_single_step_equals_direct_formula():
+    torch.manual_seed(0)
+    p = torch.nn.Parameter(torch.randn(48, 16))
+    p0 = p.detach().clone()
+    g = torch.randn(48, 16)
+    p.grad = g.clone()
+    opt = Muon([p], lr=0.1, momentum=0.9, weight_decay=0.5)
+    opt.step()
+    buf = g  # first step: buf = g
+    u = newton_schulz5(g + 0.9 * buf).float() * (48 / 16) ** 0.5
+    want = p0 * (1 - 0.1 * 0.5) - 0.1 * u.bfloat16().float()
+    assert torch.allclose(p.detach(), want, atol=1e-6)

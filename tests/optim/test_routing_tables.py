@@ -14,8 +14,16 @@ import torch
 from torch import nn
 
 from pgolf.config import Config, OptimConfig, override
+from pgolf.model.gpt import GPT
 from pgolf.optim.muon import Muon
-from pgolf.optim.routing import BASE_CONTROLS, TABLES, build_optimizers, describe_groups, route
+from pgolf.optim.routing import (
+    BASE_CONTROLS,
+    TABLES,
+    baseline_rules,
+    build_optimizers,
+    describe_groups,
+    route,
+)
 
 SEED_CONTROLS = {
     "baseline": BASE_CONTROLS,
@@ -171,3 +179,16 @@ def test_recipe_models_route_as_the_seeds_did(seed):
         model = GPT(cfg.model)
     got = {k: {n for n, _ in v} for k, v in route(model, TABLES[cfg.optim.routing]()).items()}
     assert got == seeds_own_groups(model, seed)
+
+
+def test_routing_covers_every_parameter_once():
+    cfg = override(Config(), {"model.tie_embeddings": False})
+    with torch.device("meta"):
+        model = GPT(cfg.model)
+    groups = route(model, baseline_rules())
+    names = [n for items in groups.values() for n, _ in items]
+    assert sorted(names) == sorted(n for n, _ in model.named_parameters())
+    assert {n for n, _ in groups["muon"]} == {n for n, p in model.named_parameters()
+                                              if n.startswith("blocks.") and p.ndim == 2 and "resid_mix" not in n}
+    assert [n for n, _ in groups["head"]] == ["lm_head.weight"]
+    assert "skip_weights" in [n for n, _ in groups["scalar"]]

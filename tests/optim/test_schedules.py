@@ -96,3 +96,29 @@ def test_schedule_fields_are_validated():
         validate(override(Config(), {"schedule.warmdown_mode": "fraction"}))
     with pytest.raises(PgolfError, match="optim.muon_ns_steps"):
         validate(override(Config(), {"optim.muon_ns": "polar_express", "optim.muon_ns_steps": 7}))
+
+
+def test_wallclock_warmdown_formula():
+    cfg = Config()  # warmdown 1200 steps, cap 600 s
+    # 100 ms/step: warmdown lasts 120 s, starts at 480 s
+    assert lr_scale(4000, 400.0, *_sched(cfg)) == 1.0
+    assert lr_scale(5000, 500.0, *_sched(cfg)) == pytest.approx(100.0 / 120.0)
+    assert lr_scale(5900, 590.0, *_sched(cfg)) == pytest.approx(10.0 / 120.0)
+    assert lr_scale(6000, 600.0, *_sched(cfg)) == 0.0
+    assert lr_scale(7000, 700.0, *_sched(cfg)) == 0.0
+
+
+def test_iteration_warmdown_formula():
+    cfg = override(Config(), {"train.max_wallclock_seconds": 0, "train.iterations": 9500,
+                              "schedule.warmdown_iters": 3500})
+    assert lr_scale(5999, 1e9, *_sched(cfg)) == 1.0
+    assert lr_scale(6000, 0, *_sched(cfg)) == 1.0
+    assert lr_scale(8976, 0, *_sched(cfg)) == pytest.approx(524 / 3500) and lr_scale(8976, 0, *_sched(cfg)) < 0.15
+    assert lr_scale(8975, 0, *_sched(cfg)) == pytest.approx(0.15)  # #601's late QAT step (SPEC_SEEDS §1.4)
+
+
+def test_momentum_warmup():
+    cfg = Config()
+    assert muon_momentum(0, *_mom(cfg)) == pytest.approx(0.85)
+    assert muon_momentum(250, *_mom(cfg)) == pytest.approx(0.90)
+    assert muon_momentum(500, *_mom(cfg)) == pytest.approx(0.95) == muon_momentum(10_000, *_mom(cfg))

@@ -8,7 +8,14 @@ import torch
 
 from pgolf.config import Config, QuantConfig, QuantRule, from_dict, override, to_dict
 from pgolf.errors import PgolfError
-from pgolf.quant.policy import Policy, bits_for, dequantize_state_dict, policy_for, quantize_state_dict
+from pgolf.quant.policy import (
+    Policy,
+    bits_for,
+    classify,
+    dequantize_state_dict,
+    policy_for,
+    quantize_state_dict,
+)
 
 
 def seed_state(L: int, mlp_hidden: int, bigram=(2048, 128), ve=False, backout=False) -> dict[str, torch.Tensor]:
@@ -139,3 +146,12 @@ def test_state_round_trip_restores_dtypes_and_shapes():
     out = dequantize_state_dict(tensors, meta)
     assert out["b"].dtype == torch.bfloat16 and torch.equal(out["c"], sd["c"]) and out["a.weight"].shape == (40, 30)
     assert meta["a.weight"]["kind"] == "int" and meta["b"]["kind"] == "fp16" and meta["c"]["kind"] == "exact"
+
+
+def test_policy_classes():
+    cfg = Config().quant
+    assert classify("blocks.0.attn_scale", torch.zeros(512), cfg, 9) == "fp32"
+    assert classify("blocks.0.resid_mix", torch.zeros(2, 512), cfg, 9) == "fp32"
+    assert classify("tok_emb.weight", torch.zeros(1024, 512), cfg, 9) == "int8"
+    assert classify("small.weight", torch.zeros(256, 256), cfg, 9) == "fp16"
+    assert classify("idx", torch.zeros(3, dtype=torch.int64), cfg, 9) == "exact"

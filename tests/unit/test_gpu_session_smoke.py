@@ -18,7 +18,8 @@ def test_gpu_session_smoke_runs_end_to_end_on_cpu(tmp_path, shard_dir):
     if not MIRROR.exists():
         pytest.skip("openai/parameter-golf mirror not available (#1473's script is read from it)")
     out = tmp_path / "out"
-    p = subprocess.run([sys.executable, "benchmarks/gpu_session.py", "run", "--smoke", "--data", str(shard_dir),
+    p = subprocess.run([sys.executable, "benchmarks/gpu_session.py", "run", "--smoke", "--only", "env,train_step",
+                        "--data", str(shard_dir),
                         "--out", str(out), "--mirror", str(MIRROR)], cwd=ROOT, capture_output=True, text=True,
                        timeout=600)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]

@@ -27,6 +27,7 @@ from pgolf.errors import PgolfError
 _TTT = lambda c: c.eval.ttt is not None  # noqa: E731
 _LORA = lambda c: _TTT(c) and c.eval.ttt.lora is not None  # noqa: E731
 _PHASED = lambda c: _LORA(c) and c.eval.ttt.phased is not None  # noqa: E731
+_ISOLATED = lambda c: _PHASED(c) and c.eval.ttt.phased.isolate_docs  # noqa: E731 (global phase: cu_seqlens + varlen)
 
 # "module" or "module:function" → (the config keys that turn it on, "is it needed by this config")
 NEEDED: dict[str, tuple[str, Callable]] = {
@@ -37,7 +38,8 @@ NEEDED: dict[str, tuple[str, Callable]] = {
     "pgolf.artifact.bundle": ("(building bundles)", lambda c: False),  # a bundle counts its own file size
     "pgolf.artifact.pergroup": ("artifact.pergroup", lambda c: c.artifact.pergroup is not None),
     "pgolf.artifact.rans": ("artifact.storage", lambda c: c.artifact.storage == "rans"),
-    "pgolf.data.packed": ("data.loader", lambda c: c.data.loader == "packed"),
+    "pgolf.data.packed": ("data.loader / eval.ttt.phased.isolate_docs",
+                          lambda c: c.data.loader == "packed" or _ISOLATED(c)),
     "pgolf.data.shuffled": ("data.loader", lambda c: c.data.loader == "shuffled"),
     "pgolf.eval.lora": ("eval.ttt.lora", _LORA),
     "pgolf.eval.ngram_tilt": ("eval.ttt.tilt", lambda c: _PHASED(c) and c.eval.ttt.tilt is not None),
@@ -51,7 +53,8 @@ NEEDED: dict[str, tuple[str, Callable]] = {
     "pgolf.model.features.skip_gates": ("model.unet_skips", lambda c: c.model.unet_skips),  # plain skips too
     "pgolf.model.features.value_embed": ("model.value_embed", lambda c: c.model.value_embed is not None),
     "pgolf.model.features.value_residual": ("model.value_residual", lambda c: c.model.value_residual is not None),
-    "pgolf.model.features.varlen": ("model.varlen", lambda c: c.model.varlen is not None),
+    "pgolf.model.features.varlen": ("model.varlen / eval.ttt.phased.isolate_docs",
+                                    lambda c: c.model.varlen is not None or _ISOLATED(c)),
     "pgolf.quant.generate": ("quant.gptq.calibration",
                              lambda c: c.quant.gptq is not None and c.quant.gptq.calibration == "generated"),
     "pgolf.quant.prune": ("quant.prune / quant.selective_prune",

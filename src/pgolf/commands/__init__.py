@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pgolf.config import Config
+    from pgolf.config import Config  # annotations only: the config tree imports torch, --help must not
 
 
 def print_json(obj) -> None:

@@ -20,13 +20,15 @@ def _logger(args):
 def cmd_verify(args) -> int:
     from pgolf.data.verify import verify_dir
 
-    vocab, bos, sp = args.vocab, 1, None
+    vocab, bos, sp = args.vocab, args.bos_id, None  # documents counted at --bos-id or the tokenizer's BOS
     if args.tokenizer:
         from pgolf.data.tokenizer import load_sentencepiece
 
         sp = load_sentencepiece(args.tokenizer)
         if vocab is not None and vocab != sp.vocab_size():
             raise PgolfError(f"{args.tokenizer}: tokenizer vocab {sp.vocab_size()} does not match --vocab {vocab}")
+        if bos is not None and bos != sp.bos_id():
+            raise PgolfError(f"{args.tokenizer}: tokenizer BOS id {sp.bos_id()} does not match --bos-id {bos}")
         vocab, bos = int(sp.vocab_size()), int(sp.bos_id())
     r = verify_dir(Path(args.dir), vocab, Path(args.tokenizer) if args.tokenizer else None, bos,
                    scan=not args.headers_only, checksums=args.checksums, sp=sp)
@@ -150,6 +152,8 @@ def register(sub) -> None:
     v.add_argument("dir")
     v.add_argument("--tokenizer", help="SentencePiece .model: ids must be < its vocab; must match the manifest")
     v.add_argument("--vocab", type=int, help="vocabulary size to check ids against (without a tokenizer)")
+    v.add_argument("--bos-id", type=int, help="count documents at this token id (default: the tokenizer's BOS; "
+                   "with neither, documents are not counted)")
     v.add_argument("--headers-only", action="store_true", help="skip the token scan (headers and sizes only)")
     v.add_argument("--checksums", action="store_true", help="sha256 every shard (compared with a pgolf manifest)")
     v.add_argument("--json", action="store_true")

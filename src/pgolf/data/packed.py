@@ -57,7 +57,7 @@ class PackedLoader(DistributedTokenLoader):
     kind = "packed"
 
     def __init__(self, data_dir: Path, rank: int, world: int, device: torch.device, vocab_size: int | None = None,
-                 *, bos_id: int = 1, max_len: int = 0, bucket: int = 64, prefetch: bool | None = None):
+                 *, bos_id: int, max_len: int = 0, bucket: int = 64, prefetch: bool | None = None):
         self.bos_id, self.max_len, self.bucket = int(bos_id), int(max_len), int(bucket)
         super().__init__(data_dir, rank, world, device, vocab_size, prefetch=prefetch)
 

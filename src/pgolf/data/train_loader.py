@@ -16,13 +16,14 @@ from pgolf.data.shuffled import ShuffledLoader
 from pgolf.errors import PgolfError
 
 
-def build_loader(data: DataConfig, vocab_size: int, seed: int, rt, *, prefetch: bool | None = None):
-    """The train loader named by `data.loader` for this rank (shuffled: seeded by `seed`, the run's train.seed)."""
+def build_loader(data: DataConfig, vocab_size: int, seed: int, rt, *, bos_id: int, prefetch: bool | None = None):
+    """The train loader named by `data.loader` for this rank (shuffled: seeded by `seed`, the run's train.seed;
+    packed: documents start at `bos_id`, the model's cfg.bos_id)."""
     path, kind = Path(data.path), data.loader
     if kind == "sequential":
         return DistributedTokenLoader(path, rt.rank, rt.world_size, rt.device, vocab_size, prefetch=prefetch)
     if kind == "shuffled":
         return ShuffledLoader(path, rt.rank, rt.world_size, rt.device, vocab_size, seed=seed, prefetch=prefetch)
     if kind == "packed":
-        return PackedLoader(path, rt.rank, rt.world_size, rt.device, vocab_size, prefetch=prefetch)
+        return PackedLoader(path, rt.rank, rt.world_size, rt.device, vocab_size, bos_id=bos_id, prefetch=prefetch)
     raise PgolfError(f"data.loader: expected 'sequential', 'shuffled' or 'packed', got {kind!r}")

@@ -90,7 +90,7 @@ def check_tokenizer_matches(sp, shard: Path, tok_path, max_docs: int = 5) -> int
     return checked
 
 
-def verify_dir(data_dir: Path, vocab_size: int | None = None, tokenizer: Path | None = None, bos_id: int = 1,
+def verify_dir(data_dir: Path, vocab_size: int | None = None, tokenizer: Path | None = None, bos_id: int | None = None,
                scan: bool = True, checksums: bool = False, sp=None) -> dict:
     data_dir = Path(data_dir)
     files = split_files(data_dir)
@@ -110,8 +110,9 @@ def verify_dir(data_dir: Path, vocab_size: int | None = None, tokenizer: Path | 
            "val_files": len(files["val"]), "train_files": len(files["train"]), "files": rows}
     if scan:
         out["max_id"] = max(r["max_id"] for r in rows)
-        out["val_docs"] = sum(r["docs"] for r in rows if r["split"] == "val")
-        out["train_docs"] = sum(r["docs"] for r in rows if r["split"] == "train")
+        if bos_id is not None:  # documents start at BOS: counted only when the BOS id is known
+            out["val_docs"] = sum(r["docs"] for r in rows if r["split"] == "val")
+            out["train_docs"] = sum(r["docs"] for r in rows if r["split"] == "train")
     if vocab_size is not None:
         out["vocab_size"] = vocab_size
     out["manifest"] = check_manifest(data_dir, out, vocab_size, tok_sha, tokenizer)

@@ -45,6 +45,9 @@ class PhasedTTTConfig:
     batch_seqs: int = 32
     grad_clip: float = 1.0
     fresh_a_for_partial_batch: bool = True  # #1855 builds new adapters for a short batch (its A is a fresh draw)
+    # a step's rows as one flat row whose attention stays inside each document (cu_seqlens at BOS, segments ≤ T):
+    # #1855's / #2135's GLOBAL_TTT_RESPECT_DOC_BOUNDARIES=1 (their default); false: plain causal rows of T tokens
+    isolate_docs: bool = True
 
 
 @dataclass(frozen=True)

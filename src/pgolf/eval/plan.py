@@ -10,7 +10,8 @@ same for all of them; only the context each target sees differs.
   j ≥ 1 starts at j·s and scores its last s targets; when (N − T) is not a multiple of s one last window ends at
   N and scores the remaining tail. s = T is the standard (non-overlapping) evaluation. The seeds (#198/#443/#1473)
   keep starting windows up to N − s and re-score the last s tokens ~31 times (SPEC_SEEDS.md §6.4); this does not.
-* `doc_plan(tokens, T, s, bos)`: the same rule applied inside each document, so no window crosses a BOS.
+* `doc_plan(tokens, T, s, bos)`: the same rule applied inside each document, so no window crosses a BOS. The BOS id
+  is always an argument: the model's `cfg.bos_id` (`model_bos`), never a default restated here.
   Documents start at position 0 and at every p ∈ 1..N−1 with tokens[p] = BOS; document [d, e) owns the targets
   d+1 .. e — including the next document's BOS at e, which is predicted from its own document (it counts in the
   NLL and 0 bytes, as in every evaluation). Relative to d, a target r ∈ 1..n (n = e − d) is scored by the window
@@ -28,8 +29,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
-BOS_ID = 1
 
 
 class Window(NamedTuple):
@@ -69,14 +68,20 @@ def stream_plan(n_targets: int, seq_len: int, stride: int, offset: int = 0) -> l
     return out
 
 
-def doc_starts(tokens: np.ndarray, bos_id: int = BOS_ID) -> np.ndarray:
+def model_bos(model) -> int:
+    """The document separator of document-aware plans: the model's `cfg.bos_id` (model.bos_id, the token its
+    BOS-aware features reset at) — read from the model's own config, never restated."""
+    return int(model.cfg.bos_id)
+
+
+def doc_starts(tokens: np.ndarray, bos_id: int) -> np.ndarray:
     """Start positions of the documents of a stream of N + 1 tokens: 0 and every BOS at 1..N−1."""
     t = np.asarray(tokens)
     inner = np.flatnonzero(t[1:-1] == bos_id) + 1
     return np.concatenate(([0], inner)).astype(np.int64)
 
 
-def doc_spans(tokens: np.ndarray, bos_id: int = BOS_ID) -> list[tuple[int, int]]:
+def doc_spans(tokens: np.ndarray, bos_id: int) -> list[tuple[int, int]]:
     """(start d, n targets) of every document; together they own targets 1..N once."""
     starts = doc_starts(tokens, bos_id)
     ends = np.append(starts[1:], np.asarray(tokens).size - 1)
@@ -95,7 +100,7 @@ def in_doc_windows(d: int, n: int, seq_len: int, stride: int) -> list[Window]:
     return out
 
 
-def doc_plan(tokens: np.ndarray, seq_len: int, stride: int, bos_id: int = BOS_ID) -> list[Window]:
+def doc_plan(tokens: np.ndarray, seq_len: int, stride: int, bos_id: int) -> list[Window]:
     """Windows that never cross a document boundary, in stream order."""
     out: list[Window] = []
     for d, n in doc_spans(tokens, bos_id):
@@ -116,10 +121,14 @@ def lora_chunk_plan(d: int, n: int, seq_len: int, chunk: int) -> list[Window]:
     return out
 
 
-def sliding_plan(tokens: np.ndarray, seq_len: int, stride: int, doc_aware: bool, bos_id: int = BOS_ID) -> list[Window]:
-    """The plan of an evaluation: stride 0 means T (non-overlapping); doc_aware keeps windows inside documents."""
+def sliding_plan(tokens: np.ndarray, seq_len: int, stride: int, doc_aware: bool,
+                 bos_id: int | None = None) -> list[Window]:
+    """The plan of an evaluation: stride 0 means T (non-overlapping); doc_aware keeps windows inside documents,
+    split at bos_id (required then: the model's cfg.bos_id)."""
     s = seq_len if stride <= 0 else min(stride, seq_len)
     if doc_aware:
+        if bos_id is None:
+            raise ValueError("sliding_plan: a document-aware plan needs bos_id (the model's cfg.bos_id)")
         return doc_plan(tokens, seq_len, s, bos_id)
     return stream_plan(np.asarray(tokens).size - 1, seq_len, s)
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from pgolf.eval.bpb import DeviceLUT, EvalResult
 from pgolf.eval.config import EvalConfig, TTTConfig
-from pgolf.eval.plan import sliding_plan
+from pgolf.eval.plan import model_bos, sliding_plan
 from pgolf.eval.sliding import eval_plan
 from pgolf.eval.ttt import TTTResult, eval_ttt_full
 from pgolf.eval.ttt_lora import eval_ttt_lora
@@ -29,12 +29,6 @@ def evaluate(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, ba
     plan = sliding_plan(tokens, seq_len, stride, doc_aware, model_bos(model))
     return eval_plan(model, tokens, plan, seq_len, lut, rt, rank_batch(batch_tokens, rt),
                      compile=compile and rt.is_cuda)[0]
-
-
-def model_bos(model: nn.Module) -> int:
-    """The document separator of document-aware plans: the model's `cfg.bos_id` (model.bos_id, the token its
-    BOS-aware features reset at) — read from the model's own config, never restated here."""
-    return int(model.cfg.bos_id)
 
 
 def rank_batch(batch_tokens: int, rt: Runtime) -> int:

@@ -25,7 +25,7 @@ from torch import nn
 
 from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
-from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank, windows  # noqa: F401 (re-export)
+from pgolf.eval.plan import Window, model_bos, sliding_plan, split_for_rank, windows  # noqa: F401 (re-export)
 from pgolf.eval.scorer import WindowScorer
 from pgolf.model.layers import Rotary
 from pgolf.runtime.dist import Runtime
@@ -82,7 +82,10 @@ def eval_plan(model: nn.Module, tokens: np.ndarray, plan: list[Window], seq_len:
 
 def eval_sliding(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, batch_windows: int,
                  lut: DeviceLUT, rt: Runtime, doc_aware: bool = False, compile: bool = False,
-                 bos_id: int = BOS_ID) -> EvalResult:
-    """tokens: an already trimmed stream (1 + k·T); batch_windows windows of length T per batch."""
+                 bos_id: int | None = None) -> EvalResult:
+    """tokens: an already trimmed stream (1 + k·T); batch_windows windows of length T per batch. doc_aware splits
+    documents at bos_id, by default the model's own cfg.bos_id."""
+    if doc_aware and bos_id is None:
+        bos_id = model_bos(model)
     plan = sliding_plan(tokens, seq_len, stride, doc_aware, bos_id)
     return eval_plan(model, tokens, plan, seq_len, lut, rt, batch_windows * seq_len, compile=compile)[0]

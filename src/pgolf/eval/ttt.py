@@ -28,7 +28,7 @@ from pgolf.errors import PgolfError
 from pgolf.eval.batches import BatchStats
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT, EvalResult
 from pgolf.eval.config import TTTConfig
-from pgolf.eval.plan import BOS_ID, Window, sliding_plan, split_for_rank
+from pgolf.eval.plan import Window, model_bos, sliding_plan, split_for_rank
 from pgolf.eval.score_first import Ledger, Released, ScoredChunk, score_first
 from pgolf.eval.scorer import WindowScorer
 from pgolf.eval.sliding import device_stream
@@ -131,10 +131,13 @@ def adapt_full_model(released: Released, scorer: WindowScorer, params: list[nn.P
 
 def eval_ttt_full(model: nn.Module, tokens: np.ndarray, seq_len: int, stride: int, doc_aware: bool,
                   t: TTTConfig, lut: DeviceLUT, rt: Runtime, batch_tokens: int, compile: bool = False,
-                  keep: bool = False, scorer: WindowScorer | None = None, bos_id: int = BOS_ID,
+                  keep: bool = False, scorer: WindowScorer | None = None, bos_id: int | None = None,
                   control_patterns: tuple[str, ...] = CONTROL_PATTERNS) -> TTTResult:
     """Score-first full-model TTT over the plan of (seq_len, stride, doc_aware); weights restored afterwards.
-    control_patterns: the run's quant.control_patterns (params=control adapts those; default: the default list)."""
+    control_patterns: the run's quant.control_patterns (params=control adapts those; default: the default list).
+    bos_id: where doc_aware splits documents, by default the model's own cfg.bos_id."""
+    if doc_aware and bos_id is None:
+        bos_id = model_bos(model)
     plan = sliding_plan(tokens, seq_len, stride, doc_aware, bos_id)
     chunks = chunk_plan(plan, t.chunk_tokens)
     named = select_params(model, t.params, control_patterns)

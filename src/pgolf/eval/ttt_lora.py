@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from pgolf.eval.bpb import BpbAccumulator, DeviceLUT
 from pgolf.eval.config import LoRATTTConfig, TTTConfig
 from pgolf.eval.lora import LoRABank
-from pgolf.eval.plan import BOS_ID, Window, doc_spans, lora_chunk_plan
+from pgolf.eval.plan import Window, doc_spans, lora_chunk_plan, model_bos
 from pgolf.eval.score_first import Ledger, Released, ScoredChunk, score_first
 from pgolf.eval.scorer import WindowScorer, bucket_length, window_batch
 from pgolf.eval.sliding import device_stream
@@ -40,7 +40,7 @@ LORA_LR = 1e-3
 
 
 def doc_batches(tokens: np.ndarray, batch_docs: int, rank: int, world_size: int,
-                bos_id: int = BOS_ID) -> list[list[tuple[int, int]]]:
+                bos_id: int) -> list[list[tuple[int, int]]]:
     """This rank's batches of (start, n) documents: longest first, batches dealt round-robin to ranks."""
     docs = sorted(doc_spans(tokens, bos_id), key=lambda dn: (-dn[1], dn[0]))
     batches = [docs[i : i + batch_docs] for i in range(0, len(docs), batch_docs)]
@@ -64,7 +64,9 @@ def lora_preset() -> TTTConfig:
 
 def eval_ttt_lora(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConfig, lut: DeviceLUT,
                   rt: Runtime, compile: bool = False, keep: bool = False, backend: str = "inductor",
-                  bos_id: int = BOS_ID) -> TTTResult:
+                  bos_id: int | None = None) -> TTTResult:
+    """Per-document LoRA TTT; documents split at bos_id, by default the model's own cfg.bos_id."""
+    bos_id = model_bos(model) if bos_id is None else bos_id
     lo_cfg = t.lora
     S, T, C = lo_cfg.batch_docs, seq_len, t.chunk_tokens
     bank = LoRABank(model, lo_cfg.targets, lo_cfg.rank, lo_cfg.alpha, S, lo_cfg.seed, rt.device, lo_cfg.a_init)

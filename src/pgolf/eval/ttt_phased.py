@@ -19,8 +19,8 @@ every target of every window trained on was scored. Per-slot gradient clipping w
 
 Phases (eval.ttt.phased). After a round, once the documents scored so far (queue order) reach the next boundary
 ⌊prefix_docs·(i+1)/num_phases⌋, the pass pauses: the scored documents sorted by (batch, position) — the first
-`boundary` of them — train every base weight by pgolf.eval.ttt_global (ledger-checked), the adapters are drawn
-afresh, and the pass resumes on later batches. The model's weights are restored when the evaluation ends.
+`boundary` of them — train every base weight by pgolf.eval.ttt_global (ledger-checked; attention isolated per
+document with phased.isolate_docs, named in stats["global_attention"]), the adapters are drawn afresh, and the pass resumes on later batches. The model's weights are restored when the evaluation ends.
 
 Legality (tested): a token's value never changes a loss scored before it in time (C3) and, without the tilt,
 depends on nothing after it in its document (C1); every target is scored exactly once (C4); the tilt's
@@ -43,12 +43,12 @@ from pgolf.eval.bpb import BpbAccumulator, DeviceLUT
 from pgolf.eval.config import LoRATTTConfig, NgramTiltConfig, PhasedTTTConfig, TTTConfig
 from pgolf.eval.lora import LoRABank
 from pgolf.eval.ngram_tilt import build_hints, tilted_nll
-from pgolf.eval.plan import BOS_ID, Window, doc_spans
+from pgolf.eval.plan import Window, doc_spans, model_bos
 from pgolf.eval.score_first import Ledger
 from pgolf.eval.scorer import bucket_length, window_batch
 from pgolf.eval.sliding import device_stream
 from pgolf.eval.ttt import TTTResult, make_optimizer
-from pgolf.eval.ttt_global import global_sgd_phase, merge_ledgers, phase_tokens
+from pgolf.eval.ttt_global import global_attention, global_sgd_phase, merge_ledgers, phase_tokens
 from pgolf.runtime.dist import Runtime
 
 EMPTY = Window(0, 0, 0)
@@ -199,11 +199,12 @@ class PhasedPass:
 
 
 def eval_ttt_phased(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTConfig, lut: DeviceLUT,
-                    rt: Runtime, compile: bool = False, backend: str = "inductor", bos_id: int = BOS_ID,
+                    rt: Runtime, compile: bool = False, backend: str = "inductor", bos_id: int | None = None,
                     keep: bool = False) -> TTTResult:
-    """keep → result.stats["kept"]: (targets, scored losses) per chunk in scoring order (tests)."""
+    """keep → result.stats["kept"]: (targets, scored losses) per chunk in scoring order (tests). Documents split at
+    bos_id, by default the model's own cfg.bos_id."""
     ph, W = t.phased, rt.world_size
-    docs = doc_spans(tokens, bos_id)
+    docs = doc_spans(tokens, model_bos(model) if bos_id is None else bos_id)
     q = queue(docs, t.lora.batch_docs)
     bounds = phase_boundaries(len(docs), ph.prefix_docs, ph.num_phases) if ph is not None else []
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -211,6 +212,8 @@ def eval_ttt_phased(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTCo
     was_training = model.training
     run = PhasedPass(model, tokens, seq_len, t, lut, rt, compile, backend)
     run.stats.update(docs=len(docs), batches=len(q), boundaries=bounds)
+    if bounds:
+        run.stats["global_attention"] = global_attention(model, ph, rt.is_cuda)
     run.keep = keep
     scored: list[tuple[int, int, tuple[int, int]]] = []  # (batch id, position, document) scored while phases remain
     try:
@@ -235,7 +238,7 @@ def eval_ttt_phased(model: nn.Module, tokens: np.ndarray, seq_len: int, t: TTTCo
             merge_ledgers(run.ledger, rt)
             seq = phase_tokens(tokens, chosen, run.ledger)
             run.bank.detach()
-            run.stats["global_steps"] += global_sgd_phase(model, seq, ph, seq_len, rt)
+            run.stats["global_steps"] += global_sgd_phase(model, seq, ph, seq_len, rt, bos_id)
             for p in model.parameters():
                 p.requires_grad_(False)
             run.bank.attach()

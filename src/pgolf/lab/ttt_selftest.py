@@ -26,7 +26,7 @@ import torch
 from pgolf.data.tokenizer import ByteLUT
 from pgolf.eval.bpb import DeviceLUT
 from pgolf.eval.config import EvalConfig
-from pgolf.eval.plan import BOS_ID
+from pgolf.eval.plan import model_bos
 from pgolf.eval.ttt import eval_ttt_full
 from pgolf.eval.ttt_lora import eval_ttt_lora
 from pgolf.model.control import CONTROL_PATTERNS
@@ -38,9 +38,9 @@ CPU = Runtime(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"), di
 def _run(model, tokens: np.ndarray, e: EvalConfig, seq_len: int, lut: DeviceLUT, control: tuple[str, ...]):
     t = e.ttt
     if t.lora is not None:
-        return eval_ttt_lora(model, tokens, seq_len, t, lut, CPU, keep=True, bos_id=BOS_ID).chunks
+        return eval_ttt_lora(model, tokens, seq_len, t, lut, CPU, keep=True, bos_id=model_bos(model)).chunks
     return eval_ttt_full(model, tokens, seq_len, e.stride, e.doc_aware, t, lut, CPU, max(1, e.batch_tokens),
-                         keep=True, bos_id=BOS_ID, control_patterns=control).chunks
+                         keep=True, bos_id=model_bos(model), control_patterns=control).chunks
 
 
 def _end(chunk) -> int:
@@ -62,7 +62,7 @@ def selftest(model, e: EvalConfig, seq_len: int, control_patterns: tuple[str, ..
     period = n if lora else max(T // 2, 2)  # BOS every `period` tokens: one document for LoRA
     rng = np.random.default_rng(seed)
     base = rng.integers(2, vocab, size=n, dtype=np.int64)
-    base[::period] = BOS_ID
+    base[::period] = model_bos(model)  # the documents of the model's own config
     lut = DeviceLUT(ByteLUT(np.ones(vocab, np.int16), np.zeros(vocab, np.bool_), np.zeros(vocab, np.bool_)),
                     CPU.device)
     was = model.training
@@ -73,7 +73,7 @@ def selftest(model, e: EvalConfig, seq_len: int, control_patterns: tuple[str, ..
         p = _end(first[1]) + 1
         other = base.copy()
         other[p:] = rng.integers(2, vocab, size=n - p, dtype=np.int64)
-        other[p:][(np.arange(p, n) % period) == 0] = BOS_ID
+        other[p:][(np.arange(p, n) % period) == 0] = model_bos(model)
         second = _run(model, other, e, T, lut, control_patterns)
     finally:
         model.train(was)

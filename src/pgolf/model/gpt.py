@@ -98,9 +98,11 @@ class GPT(nn.Module):
         c = self.cfg
         init_weights(self, c.init, c.num_layers, c.tied_embed_init_std if c.tie_embeddings else None)
 
-    def resolve_varlen(self, on_cuda: bool) -> str:
-        """Pick the varlen kernel for the device the model runs on (the trainer calls it); → the log line."""
-        self.varlen_kernel, self.varlen_note = resolve_varlen_kernel(self.cfg.varlen.kernel, on_cuda)
+    def resolve_varlen(self, on_cuda: bool, choice: str | None = None) -> str:
+        """Pick the varlen kernel for the device the model runs on (the trainer calls it); → the log line. `choice`
+        (auto | fa3 | masked) stands in for model.varlen.kernel, e.g. for phased TTT on a model trained without it."""
+        choice = choice or self.cfg.varlen.kernel
+        self.varlen_kernel, self.varlen_note = resolve_varlen_kernel(choice, on_cuda)
         for b in self.blocks:
             b.attn.varlen_fa3 = varlen_kernel_fn(self.varlen_kernel)
         return self.varlen_note

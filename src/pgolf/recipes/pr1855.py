@@ -23,8 +23,9 @@ What pgolf expresses differently (the figures are the record's, not a pgolf run)
   layout × codec; lrzip only where its binary is installed, reported otherwise); the rest is brotli-11 over zigzag_t.
 * Evaluation: phased score-first LoRA TTT, `pgolf.eval.ttt_phased.pr1855_ttt()` (rank 80, α 144, warm-start A,
   Adam β (0, 0.99) eps 1e−10, WD 0.5, lr 1e−4, 48-token chunks, LM-head adapter, 3 global SGD phases at
-  833/1666/2500 documents). The global phase does not isolate documents yet (no cu_seqlens there), as the record
-  run with that setting off; benchmarks/parity_ttt.py shows |Δbpb| 5.2e-8 against the record's own TTT functions.
+  833/1666/2500 documents). The global phase isolates documents as the record does (GLOBAL_TTT_RESPECT_DOC_BOUNDARIES
+  =1: a step's rows as one flat row with cu_seqlens at BOS, segments ≤ T; eval.ttt.phased.isolate_docs);
+  benchmarks/parity_ttt.py shows |Δbpb| 3.6e-8 against the record's own TTT functions (5.2e-8 with --rows).
 * CaseOps byte-sidecar scoring comes from the caseops engineer (data side); data.path names the CaseOps shards.
 * The GPTQ reserve (0.5 s) and the wallclock schedule are as logged; hardware-dependent (SPEC_FRONTIER §4.1).
 """

@@ -122,7 +122,7 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
     val = trim_val(load_split(Path(cfg.data.path), "val", cfg.model.vocab_size), T_eval, e.max_tokens)
     lut = val_accounting(Path(cfg.data.path), sp, cfg.model.vocab_size, val, rt.device, cfg.data.tokenizer)
     log(describe(lut))
-    loader = build_loader(cfg.data, cfg.model.vocab_size, cfg.train.seed, rt)
+    loader = build_loader(cfg.data, cfg.model.vocab_size, cfg.train.seed, rt, bos_id=cfg.model.bos_id)
     log(f"data {cfg.data.path} | val {val.size - 1:,} targets at T={T_eval}"
         + (f" (prefix of {e.max_tokens:,})" if e.max_tokens else "") + f" | tokenizer {cfg.data.tokenizer} | "
         + loader.describe())
@@ -243,6 +243,8 @@ def _run(cfg: Config, out_dir: Path, recipe: str, rt: Runtime, log, throughput=N
         f"{post.scored_tokens:,} tokens, {post.scored_bytes:,} bytes ({post.accounting})")
     if post.speed is not None:
         log(speed_line(post.speed) + (" (rank 0's share)" if rt.world_size > 1 else ""))
+    if ttt_stats and "global_attention" in ttt_stats:
+        log(f"phased TTT global phases | {ttt_stats['global_attention']}")
     summary = {
         "status": "ok" if within else "failed", "recipe": recipe, "val_bpb": post.val_bpb, "val_loss": post.val_loss,
         "val_bpb_prequant": pre.val_bpb,

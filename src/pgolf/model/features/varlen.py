@@ -15,8 +15,11 @@ compiled graph never specialises on a batch's longest document.
 
 Kernels (`resolve_varlen_kernel`, logged once by the trainer):
   * "fa3"   `flash_attn_interface.flash_attn_varlen_func` (FlashAttention 3) on CUDA when importable;
-  * "masked" the exact reference: SDPA with the block-diagonal causal mask built from cu_seqlens (O(N²) memory in
-    the flat length N — fine on CPU at tiny size, too big at the record's 98,304 tokens per rank).
+  * "masked" the exact reference: SDPA with the block-diagonal causal mask built from cu_seqlens. When the flat
+    length N exceeds 2·max_seqlen it runs banded: N is cut into blocks of W = max_seqlen and block i's queries see
+    only the keys of blocks i−1 and i, which hold every key of their segments as long as no segment is longer than
+    max_seqlen (FA3's contract too; the packed loader and the TTT global phase cut segments at it). O(N·2W) memory
+    and work instead of O(N²): 2·max_seqlen/N of the full mask (1/16 for 32 rows of T).
 Asking for "fa3" where it cannot run is an error; "auto" says which path it took.
 
 Invariants: a segment's outputs equal plain causal attention over that segment alone (tests: per-document naive
@@ -49,7 +52,7 @@ class VarlenConfig:
 def _fa3_varlen():
     """flash_attn_interface.flash_attn_varlen_func, or None when FA3 is not importable (probed once)."""
     try:
-        from flash_attn_interface import flash_attn_varlen_func
+        from flash_attn_interface import flash_attn_varlen_func  # optional dependency (FA3), probed once
     except (ImportError, OSError):
         return None
     return flash_attn_varlen_func
@@ -97,7 +100,33 @@ def varlen_attention(q: Tensor, k: Tensor, v: Tensor, cu_seqlens: Tensor, max_se
                             cu_seqlens_k=cu_seqlens, max_seqlen_q=max_seqlen, max_seqlen_k=max_seqlen, causal=True)
         out = out[0] if isinstance(out, tuple) else out
         return out[None].to(q.dtype)
+    if 0 < max_seqlen and 2 * max_seqlen < q.size(1):
+        return banded_masked_attention(q, k, v, cu_seqlens, max_seqlen)
     mask = varlen_mask(cu_seqlens, q.size(1))
     y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask,
                                        enable_gqa=k.size(2) != q.size(2))
     return y.transpose(1, 2)
+
+
+def banded_masked_attention(q: Tensor, k: Tensor, v: Tensor, cu_seqlens: Tensor, W: int) -> Tensor:
+    """The masked path in blocks of W (module docstring): exact when no segment is longer than W. Padding past N
+    is its own segment (−1), so no row of the mask is empty; block 0's missing predecessor is segment −2."""
+    _, N, H, D = q.shape
+    Hkv, nb = k.size(2), -(-N // W)
+    pad = nb * W - N
+    seg = segment_ids(cu_seqlens, N)
+    if pad:
+        q, k, v = (F.pad(t, (0, 0, 0, 0, 0, pad)) for t in (q, k, v))
+        seg = torch.cat([seg, seg.new_full((pad,), -1)])
+    sq = seg.view(nb, W)
+
+    def pairs(t: Tensor, fill: int) -> Tensor:  # (nb, 2W, …): block i−1 then block i
+        return torch.cat([torch.cat([torch.full_like(t[:1], fill), t[:-1]]), t], 1)
+
+    kk, vv = pairs(k[0].view(nb, W, Hkv, D), 0), pairs(v[0].view(nb, W, Hkv, D), 0)
+    sk = pairs(sq, -2)
+    causal = torch.ones(W, 2 * W, dtype=torch.bool, device=q.device).tril(W)  # query a ↔ key position W + a
+    mask = (sq[:, :, None] == sk[:, None, :]) & causal
+    y = F.scaled_dot_product_attention(q[0].view(nb, W, H, D).transpose(1, 2), kk.transpose(1, 2),
+                                       vv.transpose(1, 2), attn_mask=mask[:, None], enable_gqa=Hkv != H)
+    return y.transpose(1, 2).reshape(1, nb * W, H, D)[:, :N]

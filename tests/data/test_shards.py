@@ -1,3 +1,6 @@
+"""Shards (data/shards.py): the challenge's header format round trip, bad shards named with their problem, ids out of
+vocabulary, missing and empty directories, split loading in sorted order."""
+
 from __future__ import annotations
 
 import numpy as np

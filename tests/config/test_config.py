@@ -1,3 +1,7 @@
+"""The config package's contract (pgolf.config: override, coerce, from_dict/to_dict, parse_overrides, validate):
+typed coercion from annotations, unknown keys with a suggestion, one-line bad values, optional blocks on/off, the
+dict round trip, cross-field validation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
