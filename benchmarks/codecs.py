@@ -107,31 +107,43 @@ def measure(tensors, qmeta, params: int, storages, codecs) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def state_args(ap: argparse.ArgumentParser, threads: int = 2) -> None:
+    """The arguments that choose and quantize the state (shared with benchmarks/pergroup.py)."""
     ap.add_argument("which", choices=["full", "tiny"])
     ap.add_argument("--artifact")
     ap.add_argument("--std-mult", type=float, default=1.0)
     ap.add_argument("--policy", default="pr1473")
-    ap.add_argument("--storages", default="int8,packed,rans,zigzag_t")
-    ap.add_argument("--codecs", default=",".join(CODEC_IDS))
     ap.add_argument("--steps", type=int, default=250, help="tiny: training steps when no --artifact is given")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 on a shared, loaded machine)")
-    a = ap.parse_args()
+    ap.add_argument("--threads", type=int, default=threads, help="torch threads (1 on a shared, loaded machine)")
+
+
+def quantized_state(a) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict, float]:
+    """→ (float state, quantized tensors, their meta, quantize seconds): the state `state_args` chose, quantized once
+    by --policy."""
     torch.set_num_threads(a.threads)
     if a.which == "full":
         state, cfg = full_state(a.std_mult), override(Config(), {"model.num_layers": 11})
     else:
         state, cfg = tiny_state(a.artifact, a.steps)
     cfg = override(cfg, {"quant.policy": a.policy})
-    params = sum(t.numel() for t in state.values())
     t0 = time.perf_counter()
     tensors, qmeta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers))
+    return state, tensors, qmeta, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    state_args(ap)
+    ap.add_argument("--storages", default="int8,packed,rans,zigzag_t")
+    ap.add_argument("--codecs", default=",".join(CODEC_IDS))
+    a = ap.parse_args()
+    state, tensors, qmeta, q_s = quantized_state(a)
+    params = sum(t.numel() for t in state.values())
     kinds: dict[str, int] = {}
     for n, i in qmeta.items():
         k = f"int{i['bits']}" if i["kind"] == "int" else i["kind"]
         kinds[k] = kinds.get(k, 0) + state[n].numel()
-    print(f"# {a.which}: {params:,} params, policy {a.policy}, quantized in {time.perf_counter() - t0:.1f} s; "
+    print(f"# {a.which}: {params:,} params, policy {a.policy}, quantized in {q_s:.1f} s; "
           f"values by kind {kinds}")
     codecs = [c for c in a.codecs.split(",") if available(c)]
     rows = measure(tensors, qmeta, params, a.storages.split(","), codecs)

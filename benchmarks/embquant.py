@@ -26,8 +26,8 @@ import torch
 from pgolf.artifact.model_file import encode_model, load_artifact
 from pgolf.config import Config, override
 from pgolf.data.shards import load_split
-from pgolf.data.tokenizer import byte_luts, load_sentencepiece
-from pgolf.eval.bpb import DeviceLUT
+from pgolf.data.tokenizer import load_sentencepiece
+from pgolf.eval.accounting import describe, val_accounting
 from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.gpt import GPT
@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     rt = init_runtime("cpu")
     T = 256
     val = trim_val(np.asarray(load_split(a.data, "val", mcfg.vocab_size)), T, a.eval_tokens)
-    lut = DeviceLUT(byte_luts(load_sentencepiece(a.tokenizer), mcfg.vocab_size), rt.device)
+    lut = val_accounting(a.data, load_sentencepiece(a.tokenizer), mcfg.vocab_size, val, rt.device,
+                         a.tokenizer)  # the scorer's bytes: the sidecar when the data has one
+    print(f"# {describe(lut)}", file=sys.stderr, flush=True)
     base = override(Config(), {"eval.max_tokens": a.eval_tokens, "eval.stride": 0, "eval.batch_tokens": 8192,
                                "quant.keep_float_max_numel": 4096, "artifact.codec": "lzma",
                                "artifact.storage": "packed", "quant.policy": "pr1855",

@@ -43,8 +43,8 @@ import torch.nn.functional as F
 
 from pgolf.config import LoRATTTConfig, ModelConfig, QuantConfig, TTTConfig
 from pgolf.data.shards import load_split
-from pgolf.data.tokenizer import byte_luts, load_sentencepiece
-from pgolf.eval.bpb import DeviceLUT
+from pgolf.data.tokenizer import load_sentencepiece
+from pgolf.eval.accounting import describe, val_accounting
 from pgolf.eval.plan import Window, model_bos, sliding_plan, split_for_rank
 from pgolf.eval.run import evaluate, evaluate_ttt
 from pgolf.eval.scorer import WindowScorer, bucket_length
@@ -73,7 +73,9 @@ def seeded_model(cfg: ModelConfig, seed: int, device) -> GPT:
 def load_val(a, T: int, vocab: int, rt):
     sp = load_sentencepiece(a.tokenizer)
     val = trim_val(np.asarray(load_split(Path(a.data), "val", vocab)), T, a.max_tokens)
-    return sp, val, DeviceLUT(byte_luts(sp, vocab), rt.device)
+    acct = val_accounting(Path(a.data), sp, vocab, val, rt.device, a.tokenizer)  # the scorer's bytes (sidecar if any)
+    print(f"# {describe(acct)}", file=sys.stderr, flush=True)
+    return sp, val, acct
 
 
 def timed(rt, fn):

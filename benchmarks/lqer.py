@@ -25,8 +25,8 @@ import torch
 from pgolf.artifact.model_file import encode_model, load_artifact
 from pgolf.config import Config, QuantRule, override
 from pgolf.data.shards import load_split
-from pgolf.data.tokenizer import byte_luts, load_sentencepiece
-from pgolf.eval.bpb import DeviceLUT
+from pgolf.data.tokenizer import load_sentencepiece
+from pgolf.eval.accounting import describe, val_accounting
 from pgolf.eval.run import evaluate_config
 from pgolf.eval.standard import trim_val
 from pgolf.model.gpt import GPT
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     sp = load_sentencepiece(a.tokenizer)
     T = 256
     val = trim_val(np.asarray(load_split(a.data, "val", mcfg.vocab_size)), T, a.eval_tokens)
-    lut = DeviceLUT(byte_luts(sp, mcfg.vocab_size), rt.device)
+    lut = val_accounting(a.data, sp, mcfg.vocab_size, val, rt.device, a.tokenizer)  # sidecar when the data has one
+    print(f"# {describe(lut)}", file=sys.stderr, flush=True)
     base = override(Config(), {"eval.max_tokens": a.eval_tokens, "eval.stride": 0, "eval.batch_tokens": 8192,
                                "quant.keep_float_max_numel": 4096, "artifact.codec": "lzma",
                                "artifact.storage": "packed"})

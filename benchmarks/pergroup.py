@@ -23,33 +23,20 @@ from pgolf.artifact import pergroup as pg
 from pgolf.artifact.codecs import available, compress
 from pgolf.artifact.model_file import int_bits
 from pgolf.artifact.pack import pack
-from pgolf.config import Config, PerGroupConfig, override
-from pgolf.quant.policy import policy_for, quantize_state_dict
+from pgolf.config import PerGroupConfig
 
 # the same states as benchmarks/codecs.py (loaded by path: its module name is the standard library's `codecs`)
 _spec = importlib.util.spec_from_file_location("bench_codecs", Path(__file__).resolve().parent / "codecs.py")
 bench_codecs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_codecs)
-full_state, tiny_state = bench_codecs.full_state, bench_codecs.tiny_state
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("which", choices=["full", "tiny"])
-    ap.add_argument("--artifact")
-    ap.add_argument("--std-mult", type=float, default=1.0)
-    ap.add_argument("--policy", default="pr1473")
-    ap.add_argument("--steps", type=int, default=250)
-    ap.add_argument("--threads", type=int, default=1)
+    bench_codecs.state_args(ap, threads=1)
     ap.add_argument("--codecs", default="brotli,lzma,zstd,zlib,lrzip", help="per-group codecs to try")
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    if a.which == "full":
-        state, cfg = full_state(a.std_mult), override(Config(), {"model.num_layers": 11})
-    else:
-        state, cfg = tiny_state(a.artifact, a.steps)
-    cfg = override(cfg, {"quant.policy": a.policy})
-    tensors, qmeta = quantize_state_dict(state, policy_for(cfg.quant, cfg.model.num_layers))
+    state, tensors, qmeta, _ = bench_codecs.quantized_state(a)
     bits = int_bits(qmeta)
     params = sum(t.numel() for t in state.values())
     meta = {"tensors": qmeta}

@@ -1,7 +1,8 @@
 """Per-seed scores of one side of a comparison: pgolf runs, pgolf export folders, public records folders.
 
 Accepted paths:
-- a pgolf run directory (summary.json + config.json; the seed is config.json's train.seed);
+- a pgolf run directory (summary.json + config.json; the seed is config.json's train.seed) — one whose
+  summary.json says `status: failed` is refused in one line naming that file (pgolf.train.status);
 - a records folder — pgolf's own export or a public record of openai/parameter-golf — or its submission.json;
 - a folder of logs only (train_seed*.log …), or one log file, read by `pgolf.lab.record_logs`.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from pgolf.errors import PgolfError
 from pgolf.lab.record_logs import is_log_name, parse_log
+from pgolf.train.status import require_finished
 
 BPB_KEYS = ("val_bpb", "final_val_bpb", "final_bpb", "bpb")
 LOSS_KEYS = ("val_loss", "val_loss_nats", "final_val_loss")
@@ -190,6 +192,8 @@ def read_side(path: Path) -> list[SeedScore]:
         return rows
     if not path.is_dir():
         raise PgolfError(f"{path}: no such file or folder")
+    if (path / "summary.json").is_file():  # a pgolf run: a failed one is refused in one line (pgolf.train.status)
+        require_finished(path)
     if (path / "summary.json").is_file() and (path / "config.json").is_file():
         return [read_run(path)]
     sub = submission_file(path)

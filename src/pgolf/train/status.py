@@ -1,4 +1,4 @@
-"""A run directory's status, read by `pgolf export` and `pgolf check` (issue 16): did this run finish?
+"""A run directory's status, read by `pgolf export`, `pgolf check` and `pgolf stats` (issue 16): did this run finish?
 
 `summary.json` carries `status`: "ok" when the run finished (artifact written, round trip scored, within the cap),
 "failed" with a one-line `reason` when it raised after the config stage (train.log records the same line and, for a
@@ -30,10 +30,11 @@ def run_status(run_dir: Path) -> tuple[str, str | None]:
 
 
 def require_finished(run_dir: Path) -> None:
-    """One-line PgolfError unless the run finished with status ok."""
+    """One-line PgolfError unless the run finished with status ok; it names summary.json when there is one."""
     status, reason = run_status(run_dir)
     if status != "ok":
-        raise PgolfError(f"{run_dir}: run {status} — {reason}")
+        f = Path(run_dir) / "summary.json"
+        raise PgolfError(f"{f if f.is_file() else run_dir}: run {status} — {reason}")
 
 
 def failure_reason(e: BaseException) -> str:
