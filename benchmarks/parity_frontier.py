@@ -74,18 +74,28 @@ def _sdpa_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q, max_seqlen_k
     return out
 
 
-def load_record(path: Path, name: str) -> types.ModuleType:
+def load_record(path: Path, name: str, real_kernels: bool = False, fa3: bool = False) -> types.ModuleType:
+    """Import a record's script as module `record_{name}` (its main never runs), with stand-ins only where the real
+    thing cannot run: inert `triton` and torch.compile as identity unless `real_kernels` (eager fp32 parity; the
+    Triton kernels are then never launched), per-segment SDPA for `flash_attn_interface` unless `fa3`, and an empty
+    `sentencepiece` when it is not installed (imported at the script's top, used only by its data code)."""
     import importlib.util
 
-    saved = {m: sys.modules.get(m) for m in ("triton", "triton.language", "triton.tools",
-                                               "triton.tools.tensor_descriptor", "flash_attn_interface")}
-    inert = _Inert()
-    for m in ("triton", "triton.language", "triton.tools", "triton.tools.tensor_descriptor"):
-        sys.modules[m] = inert
-    sys.modules["flash_attn_interface"] = types.SimpleNamespace(flash_attn_func=_sdpa,
-                                                                flash_attn_varlen_func=_sdpa_varlen)
-    compile_ = torch.compile  # the record decorates helpers with @torch.compile: identity here (eager, fp32)
-    torch.compile = lambda fn=None, **kw: fn if fn is not None else (lambda f: f)
+    shims: dict = {}
+    if not real_kernels:
+        shims.update({m: _Inert() for m in ("triton", "triton.language", "triton.tools",
+                                            "triton.tools.tensor_descriptor")})
+    if importlib.util.find_spec("sentencepiece") is None:
+        shims["sentencepiece"] = types.SimpleNamespace()
+        print(f"{name}: sentencepiece not installed: a stand-in for the record's unused import", flush=True)
+    if not fa3:
+        shims["flash_attn_interface"] = types.SimpleNamespace(flash_attn_func=_sdpa,
+                                                              flash_attn_varlen_func=_sdpa_varlen)
+    saved = {m: sys.modules.get(m) for m in shims}
+    sys.modules.update(shims)
+    compile_ = torch.compile
+    if not real_kernels:
+        torch.compile = lambda fn=None, **kw: fn if fn is not None else (lambda f: f)
     try:
         spec = importlib.util.spec_from_file_location(f"record_{name}", path)
         mod = importlib.util.module_from_spec(spec)

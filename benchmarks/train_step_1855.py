@@ -37,14 +37,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parity_frontier import RECORDS, _Inert, _sdpa, _sdpa_varlen, record_hparams, to_pgolf_state  # noqa: E402
+from parity_frontier import RECORDS, load_record, record_hparams, to_pgolf_state  # noqa: E402
 from parity_seeds import MIRROR  # noqa: E402
 
 from pgolf.config import override  # noqa: E402
@@ -67,38 +66,6 @@ def extract(mirror: Path, workdir: Path) -> Path:
     dst.write_bytes(subprocess.run(["git", "-C", str(mirror), "show", f"{ref}:{path}"], check=True,
                                    capture_output=True).stdout)
     return dst
-
-
-def load_record(path: Path, real_kernels: bool, fa3: bool) -> types.ModuleType:
-    """Import the script; stand-ins only where the real thing cannot run: inert `triton` off CUDA (its kernels are
-    then never launched), SDPA for `flash_attn_interface` without FA3, torch.compile as identity on CPU."""
-    shims = {}
-    if not real_kernels:
-        shims.update({m: _Inert() for m in ("triton", "triton.language", "triton.tools",
-                                            "triton.tools.tensor_descriptor")})
-    if importlib.util.find_spec("sentencepiece") is None:  # imported at its top, used only by its data code
-        shims["sentencepiece"] = types.SimpleNamespace()
-        print("train_step_1855: sentencepiece not installed: a stand-in for the record's unused import", flush=True)
-    if not fa3:
-        shims["flash_attn_interface"] = types.SimpleNamespace(flash_attn_func=_sdpa,
-                                                              flash_attn_varlen_func=_sdpa_varlen)
-    saved = {m: sys.modules.get(m) for m in shims}
-    sys.modules.update(shims)
-    compile_ = torch.compile
-    if not real_kernels:
-        torch.compile = lambda fn=None, **kw: fn if fn is not None else (lambda f: f)
-    try:
-        spec = importlib.util.spec_from_file_location("record_pr1855_step", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        torch.compile = compile_
-        for m, v in saved.items():
-            if v is None:
-                sys.modules.pop(m, None)
-            else:
-                sys.modules[m] = v
-    return mod
 
 
 class RecordOptimizers:
@@ -174,7 +141,7 @@ def build(a, dev):
     varlen = fa3 or not cuda  # CPU: the masked path and the record's per-segment stand-in, at tiny size
     cfg = override(cfg, {"model.attention_kernel": "fa3" if fa3 else "sdpa",
                          "model.varlen.kernel": "fa3" if fa3 else "masked"})
-    mod = load_record(Path(a.script), real, fa3)
+    mod = load_record(Path(a.script), "pr1855_step", real, fa3)
     mod.BOS_ID = cfg.model.bos_id
     h = record_hparams(mod, cfg)
     h.fused_ce_enabled = real  # the record's default (FUSED_CE_ENABLED=1) where Triton runs

@@ -60,3 +60,17 @@ def build(cfg: ModelConfig, seed: int = 0) -> GPT:
 def short_tokens(B=2, T=16, seed=3):
     """Token batches of the 64-id vocabulary, 16 long by default."""
     return torch.randint(0, 64, (B, T), generator=torch.Generator().manual_seed(seed))
+
+
+def assert_causal(model: torch.nn.Module) -> None:
+    """Changing the tokens from position t on (a BOS at 5) leaves every earlier loss bitwise equal and moves a later
+    one, for t in 1, 9, 23 of a 24-token batch."""
+    idx, tgt = tokens(T=24), tokens(T=24, seed=2)
+    idx[:, 5] = BOS
+    base = model.token_losses(idx, tgt)
+    for t in (1, 9, 23):
+        pert = idx.clone()
+        pert[:, t:] = (pert[:, t:] + 1 + torch.arange(24 - t)) % V
+        out = model.token_losses(pert, tgt)
+        assert torch.equal(out[:, :t], base[:, :t])
+        assert not torch.equal(out[:, t:], base[:, t:])

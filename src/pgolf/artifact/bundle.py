@@ -56,40 +56,69 @@ def _module_path(root: Path, name: str) -> tuple[Path, bool] | None:
     return None
 
 
+def _from_base(node: ast.ImportFrom, name: str, is_pkg: bool) -> str:
+    """The absolute module a `from … import` in module `name` imports from (relative levels resolved)."""
+    base = node.module or ""
+    if not node.level:
+        return base
+    parts = (name if is_pkg else name.rpartition(".")[0]).split(".")
+    return ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+
+
 def _imported(tree: ast.AST, name: str, is_pkg: bool) -> set[str]:
     """Every pgolf module a module's source names in an import (function-level imports included)."""
     out: set[str] = set()
-    here = name if is_pkg else name.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = here.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            base = _from_base(node, name, is_pkg)
             out.add(base)
             out.update(f"{base}.{a.name}" for a in node.names)  # `from pgolf.x import y` may name a module y
     return {m for m in out if m == "pgolf" or m.startswith("pgolf.")}
 
 
-def import_closure(roots: tuple[str, ...] = ROOTS) -> dict[str, tuple[Path, bool]]:
-    """Module name → (source file, is package) for the roots, everything they import, and every parent package."""
-    root = package_root()
-    found: dict[str, tuple[Path, bool]] = {}
+def _walk(roots: tuple[str, ...], visit) -> list[str]:
+    """Module names reachable from `roots` through imports and parent packages; `visit(name)` → the module's
+    imports, or None when `name` is not a module (a function or class imported from one)."""
+    seen: list[str] = []
+    done: set[str] = set()
     todo = list(roots)
     while todo:
         name = todo.pop()
-        if name in found:
+        if name in done:
             continue
-        where = _module_path(root, name)
-        if where is None:
-            continue  # a name imported from a module (a function, a class), not a module itself
-        found[name] = where
+        done.add(name)
+        imports = visit(name)
+        if imports is None:
+            continue
+        seen.append(name)
         parts = name.split(".")
         todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
-        todo.extend(_imported(ast.parse(where[0].read_text(encoding="utf-8")), name, where[1]))
+        todo.extend(imports)
+    return seen
+
+
+def _closure_trees(roots: tuple[str, ...]) -> dict[str, tuple[Path, bool, ast.Module]]:
+    """Module name → (source file, is package, parsed source) over the import closure; each file parsed once."""
+    root = package_root()
+    found: dict[str, tuple[Path, bool, ast.Module]] = {}
+
+    def visit(name):
+        where = _module_path(root, name)
+        if where is None:
+            return None
+        tree = ast.parse(where[0].read_text(encoding="utf-8"))
+        found[name] = (*where, tree)
+        return _imported(tree, name, where[1])
+
+    _walk(roots, visit)
     return dict(sorted(found.items()))
+
+
+def import_closure(roots: tuple[str, ...] = ROOTS) -> dict[str, tuple[Path, bool]]:
+    """Module name → (source file, is package) for the roots, everything they import, and every parent package."""
+    return {n: (p, is_pkg) for n, (p, is_pkg, _) in _closure_trees(roots).items()}
 
 
 class _StripDocstrings(ast.NodeTransformer):
@@ -113,29 +142,14 @@ def _exported(trees: dict[str, tuple[ast.Module, bool]]) -> dict[str, set[str]]:
     """Module → the names other bundled modules import from it (`from M import name`): its re-exports count as used."""
     out: dict[str, set[str]] = {}
     for name, (tree, is_pkg) in trees.items():
-        here = name if is_pkg else name.rpartition(".")[0]
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    parts = here.split(".")
-                    base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
-                out.setdefault(base, set()).update(a.name for a in node.names)
+                out.setdefault(_from_base(node, name, is_pkg), set()).update(a.name for a in node.names)
     return out
 
 
 def _reachable(trees: dict[str, tuple[ast.Module, bool]], roots: tuple[str, ...]) -> set[str]:
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in trees:
-            continue
-        seen.add(name)
-        parts = name.split(".")
-        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
-        todo.extend(_imported(trees[name][0], name, trees[name][1]))
-    return seen
+    return set(_walk(roots, lambda n: _imported(trees[n][0], n, trees[n][1]) if n in trees else None))
 
 
 def _shape(trees) -> tuple:
@@ -152,8 +166,8 @@ def bundled_sources(cfg, roots: tuple[str, ...] = ROOTS) -> tuple[dict[str, tupl
     signature annotations stripped."""
     pruned = pruned_modules(cfg)
     trees: dict[str, tuple[ast.Module, bool]] = {}
-    for name, (path, is_pkg) in import_closure(roots).items():
-        tree = _StripDocstrings().visit(ast.parse(path.read_text(encoding="utf-8")))
+    for name, (_, is_pkg, tree) in _closure_trees(roots).items():
+        tree = _StripDocstrings().visit(tree)
         for fn in (k.partition(":")[2] for k in pruned if k.startswith(name + ":")):
             tree = stub(tree, name, only=fn)
         trees[name] = (stub(tree, name) if name in pruned else tree, is_pkg)
