@@ -31,7 +31,12 @@ small prefix would train nothing).
 short timing runs (--timing-rounds rounds of --timing-steps steps, order rotated per round); recipe i then trains
 round(iterations · min_j m_j / m_i) steps — the fastest recipe gets the equal-steps count, so its equal-wallclock
 row is its equal-steps run (same config and seed; not trained twice). The measured ms/step, their ratios and the
-step counts are printed. A proxy figure must never be compared with a FineWeb one; one seed.
+step counts are printed. A proxy figure must never be compared with a FineWeb one.
+
+--seed is train.seed: the initial weights (and pr1473's generated GPTQ calibration), not the data order — the
+recipes' sequential (pr1473) and packed (pr1855, pr2135) streams take no seed, as the records' loaders
+(tests/benchmarks/test_proxy_ladder_seed.py); the TTT adapters' A draw is eval.ttt.lora.seed (0) for every --seed.
+Two ladder seeds thus measure the init's spread only (docs/LOG.md, "CaseOps proxy ladder, second seed").
 """
 
 from __future__ import annotations
