@@ -26,14 +26,15 @@ from pgolf.artifact.bundle import (
     import_closure,
     minify,
     rename_locals,
+    shipped_delta,
 )
-from pgolf.config import override, to_dict
+from pgolf.config import override
 from pgolf.recipes import get_recipe
 from pgolf.train.shipped import shipped_config
 
 
 def wrapped(modules: dict, cfg, recipe: str, codec: str, pruned=()) -> int:
-    payload = _stub_payload(modules, to_dict(cfg), recipe, pruned).encode()
+    payload = _stub_payload(modules, shipped_delta(cfg), recipe, pruned).encode()
     return len(base64.b85encode(compress_code(payload, codec))) + 50  # + the two-line stub around it
 
 

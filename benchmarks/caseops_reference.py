@@ -20,11 +20,13 @@ import argparse
 import importlib.util
 import json
 import lzma
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records_mirror import show_to  # noqa: E402  (benchmarks/ is not a package)
 
 from pgolf.data.caseops import decode, encode
 from pgolf.data.caseops_tokenizer import token_bytes
@@ -36,10 +38,7 @@ REF = "main:records/track_10min_16mb/2026-04-18_PR1626_CaseOps_Taper/lossless_ca
 
 
 def load_reference(mirror: Path, ref: str):
-    dest = ROOT / ".cache" / "pr1729" / "lossless_caps.py"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    src = subprocess.run(["git", "-C", str(mirror), "show", ref], capture_output=True, check=True).stdout
-    dest.write_bytes(src)
+    dest = show_to(mirror, ref, ROOT / ".cache" / "pr1729" / "lossless_caps.py")
     spec = importlib.util.spec_from_file_location("pr1729_lossless_caps", dest)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -49,6 +49,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records_mirror import show_to  # noqa: E402  (benchmarks/ is not a package)
+
 DEV = Path(".devdata")
 PR1473 = ("refs/pull/1473/head:records/track_10min_16mb/2026-04-08_11L_FullGPTQ_XSA11_BigramHash3072/train_gpt.py")
 PR198 = ("refs/pull/198/head:records/track_10min_16mb/2026-03-20_11L_Int6_MLP3x_WD04_SmearBigram2k_1.1318/"
@@ -74,8 +77,7 @@ def prepare(shared: Path, mirror: Path | None) -> None:
     if mirror is not None:
         for ref, name in (("HEAD:train_gpt.py", "public_train_gpt.py"), (PR198, "pr198_train_gpt.py"),
                           (PR1473, "pr1473_train_gpt.py"), (PR1855, "pr1855_train_gpt.py")):
-            text = subprocess.run(["git", "-C", str(mirror), "show", ref], check=True, capture_output=True).stdout
-            (DEV / name).write_bytes(text)
+            show_to(mirror, ref, DEV / name)
     size = sum(f.stat().st_size for f in DEV.rglob("*") if f.is_file())
     if size > 64 * 2**20:
         raise SystemExit(f"{DEV}/ holds {size / 2**20:.1f} MiB, over the 64 MiB a device call carries")
@@ -121,8 +123,7 @@ def run(only: list[str], out: Path, smoke: bool = False, data: Path | None = Non
             raise SystemExit(f"--smoke needs #1473's and #1855's scripts: --mirror {mirror} does not exist")
         script, script_1855 = out / "pr1473_train_gpt.py", out / "pr1855_train_gpt.py"
         for ref, dst in ((PR1473, script), (PR1855, script_1855)):
-            dst.write_bytes(subprocess.run(["git", "-C", str(mirror), "show", ref], check=True,
-                                           capture_output=True).stdout)
+            show_to(mirror, ref, dst)
     plan = checks(sys.executable, out, smoke, data, script, script_1855)
     only = [c for n in only for c in (SESSION if n == "session" else (n,))]
     unknown = [n for n in only if n not in plan]

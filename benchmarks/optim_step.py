@@ -32,6 +32,7 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parity_seeds import MIRROR, SEEDS, load_seed_module  # noqa: E402
+from records_mirror import show_to  # noqa: E402  (benchmarks/ is not a package)
 
 from pgolf.optim.muon import Muon  # noqa: E402
 from pgolf.optim.sharded import ShardedMuon  # noqa: E402
@@ -41,11 +42,7 @@ LR, MOMENTUM, WD, STEPS = 0.025, 0.99, 0.04, 5
 
 def extract_pr1473(mirror: Path, workdir: Path) -> Path:
     ref, path = SEEDS["pr1473"]
-    workdir.mkdir(parents=True, exist_ok=True)
-    dst = workdir / "pr1473_train_gpt.py"
-    src = subprocess.run(["git", "-C", str(mirror), "show", f"{ref}:{path}"], check=True, capture_output=True).stdout
-    dst.write_bytes(src)
-    return dst
+    return show_to(mirror, f"{ref}:{path}", workdir / "pr1473_train_gpt.py")
 
 
 def banks(layers: int, dim: int, kv: int, mlp: int) -> list[tuple[int, int, int]]:

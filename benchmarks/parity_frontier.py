@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parity_seeds import MIRROR, _CECapture  # noqa: E402  (benchmarks/ is not a package)
+from records_mirror import show_to  # noqa: E402  (benchmarks/ is not a package)
 
 from pgolf.config import override  # noqa: E402
 from pgolf.data.packed import cu_seqlens_of  # noqa: E402
@@ -248,9 +248,7 @@ def main(argv=None) -> int:
     rows, quant = [], []
     for name in args.records:
         ref, path = RECORDS[name]
-        dst = args.workdir / f"{name}_train_gpt.py"
-        dst.write_bytes(subprocess.run(["git", "-C", str(args.mirror), "show", f"{ref}:{path}"], check=True,
-                                       capture_output=True).stdout)
+        dst = show_to(args.mirror, f"{ref}:{path}", args.workdir / f"{name}_train_gpt.py")
         rows += compare(name, dst)
         quant.append(compare_quant(name, dst))
     if args.json:

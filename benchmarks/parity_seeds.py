@@ -32,11 +32,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from pgolf.config import override
-from pgolf.model.gpt import GPT
-from pgolf.model.layers import ntk_rope_base
-from pgolf.model.layersets import parse_layers, rescale_layers
-from pgolf.recipes import get_recipe, tiny
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records_mirror import show_to  # noqa: E402  (benchmarks/ is not a package)
+
+from pgolf.config import override  # noqa: E402
+from pgolf.model.gpt import GPT  # noqa: E402
+from pgolf.model.layers import ntk_rope_base  # noqa: E402
+from pgolf.model.layersets import parse_layers, rescale_layers  # noqa: E402
+from pgolf.recipes import get_recipe, tiny  # noqa: E402
 
 MIRROR = Path("/work/.mirror/openai+parameter-golf/repo")
 SEEDS = {  # recipe → (git ref, path of train_gpt.py), SPEC_SEEDS.md "Sources"
@@ -88,10 +91,7 @@ def extract_from_mirror(mirror: Path, workdir: Path) -> dict[str, Path]:
     workdir.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, (ref, path) in SEEDS.items():
-        src = subprocess.run(["git", "-C", str(mirror), "show", f"{ref}:{path}"], check=True, capture_output=True).stdout
-        dst = workdir / f"{name}_train_gpt.py"
-        dst.write_bytes(src)
-        out[name] = dst
+        out[name] = show_to(mirror, f"{ref}:{path}", workdir / f"{name}_train_gpt.py")
     return out
 
 

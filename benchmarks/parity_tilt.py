@@ -15,13 +15,17 @@ import argparse
 import ctypes
 import math
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from pgolf.data.shards import load_split
-from pgolf.eval.config import NgramTiltConfig
-from pgolf.eval.ngram_tilt import build_hints
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from records_mirror import show_to  # noqa: E402  (benchmarks/ is not a package)
+
+from pgolf.data.shards import load_split  # noqa: E402
+from pgolf.eval.config import NgramTiltConfig  # noqa: E402
+from pgolf.eval.ngram_tilt import build_hints  # noqa: E402
 
 MIRROR = Path("/work/.mirror/openai+parameter-golf/repo")
 REF = "refs/pull/2135/head"
@@ -31,8 +35,7 @@ SRC = "records/track_10min_16mb/2026-05-01_SP8192_PR2130Base_Calib32/online_ngra
 def build_helper(mirror: Path, workdir: Path) -> ctypes.CDLL:
     workdir.mkdir(parents=True, exist_ok=True)
     src, lib = workdir / "online_ngram_state.c", workdir / "libonline_ngram_state.so"
-    src.write_bytes(subprocess.run(["git", "-C", str(mirror), "show", f"{REF}:{SRC}"], check=True,
-                                   capture_output=True).stdout)
+    show_to(mirror, f"{REF}:{SRC}", src)
     subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
     return ctypes.CDLL(str(lib))
 

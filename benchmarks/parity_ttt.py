@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import ast
 import os
-import subprocess
 import sys
 import types
 from dataclasses import replace
@@ -46,6 +45,9 @@ from pgolf.model.features.varlen import VarlenConfig
 from pgolf.model.gpt import GPT
 from pgolf.runtime.dist import init_runtime
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import records_mirror  # noqa: E402  (benchmarks/ is not a package)
+
 MIRROR = Path("/work/.mirror/openai+parameter-golf/repo")
 RECORDS = {"1855": ("main", "records/track_10min_16mb/2026-04-27_SP8192_LQER_SparseGate_BOSSmearFix_9HpStack_1.0611"),
            "2135": ("refs/pull/2135/head", "records/track_10min_16mb/2026-05-01_SP8192_PR2130Base_Calib32")}
@@ -61,8 +63,7 @@ def record_functions(mirror: Path, workdir: Path, record: str) -> dict:
     ref, folder = RECORDS[record]
 
     def show(name: str) -> bytes:
-        return subprocess.run(["git", "-C", str(mirror), "show", f"{ref}:{folder}/{name}"], check=True,
-                              capture_output=True).stdout
+        return records_mirror.show(mirror, f"{ref}:{folder}/{name}")
 
     src = show("train_gpt.py")
     (workdir / f"train_gpt_{record}.py").write_bytes(src)

@@ -33,7 +33,6 @@ import argparse
 import importlib.util
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from parity_frontier import RECORDS, load_record, record_hparams, to_pgolf_state  # noqa: E402
 from parity_seeds import MIRROR  # noqa: E402
+from records_mirror import show_to  # noqa: E402  (benchmarks/ is not a package)
 
 from pgolf.config import override  # noqa: E402
 from pgolf.data.packed import cu_seqlens_of  # noqa: E402
@@ -61,10 +61,7 @@ from pgolf.runtime.devices import device_peak  # noqa: E402
 
 def extract(mirror: Path, workdir: Path) -> Path:
     ref, path = RECORDS["pr1855"]
-    workdir.mkdir(parents=True, exist_ok=True)
-    dst = workdir / "pr1855_train_gpt.py"
-    dst.write_bytes(subprocess.run(["git", "-C", str(mirror), "show", f"{ref}:{path}"], check=True,
-                                   capture_output=True).stdout)
+    dst = show_to(mirror, f"{ref}:{path}", workdir / "pr1855_train_gpt.py")
     return dst
 
 

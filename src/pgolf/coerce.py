@@ -176,3 +176,20 @@ def to_dict(cfg) -> dict[str, Any]:
         return x
 
     return conv(cfg)
+
+
+def to_delta(cfg) -> dict[str, Any]:
+    """The fields of a config block that differ from its class's defaults, nested: `from_dict(type(cfg), ·)` rebuilds
+    `cfg` from it (a sub-block is given relative to its own class's defaults, which from_dict starts from). The
+    bundle ships this instead of the whole tree."""
+    base = type(cfg)()
+    out: dict[str, Any] = {}
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if v == getattr(base, f.name):
+            continue
+        try:
+            out[f.name] = to_delta(v) if is_dataclass(v) else to_dict(v)
+        except TypeError:  # a block class without defaults for every field: given whole
+            out[f.name] = to_dict(v)
+    return out

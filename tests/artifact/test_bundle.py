@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from pgolf.artifact.bundle import _StripDocstrings, build, import_closure, minify, wrap
+from pgolf.artifact.bundle import _StripDocstrings, build, import_closure, minify, source_literal, wrap
 from pgolf.cli import main
 from pgolf.config import override
 from pgolf.train.shipped import shipped_code, shipped_config
@@ -29,6 +29,38 @@ def test_minify_keeps_every_statement_of_every_bundled_module():
             line for line in mini.splitlines() if line.lstrip().startswith("#")), name
         if ast.get_docstring(ast.parse(src)):
             assert len(mini) < len(src), name
+
+
+TRICKY = [
+    "x = 1\n",
+    "s = '\\n'  # a backslash then n in the source\n",
+    'd = """doc"""\n',
+    "t = \"it's\"\n",
+    "y = 'a'",  # ends with a quote
+    "z = 1 + \\",  # ends with a backslash
+    "u = '\u00e9\u2192'\n",
+    "q = \"'''\"\n",  # holds the delimiter
+]
+
+
+@pytest.mark.parametrize("src", TRICKY)
+def test_source_literal_round_trips(src):
+    lit = source_literal(src)
+    assert ast.literal_eval(lit) == src
+    assert lit.startswith("r'''") == ("'''" not in src and not src.endswith(("'", "\\")))
+
+
+def test_every_bundled_source_ships_unescaped(tiny_cfg):
+    from pgolf.artifact.bundle import bundled_sources, rename_locals
+
+    mods, _ = bundled_sources(tiny_cfg)
+    raw = 0
+    for _, src in mods.values():
+        for s in (src, rename_locals(src)):
+            lit = source_literal(s)
+            assert ast.literal_eval(lit) == s
+            raw += lit.startswith("r'''")
+    assert raw >= 0.9 * 2 * len(mods)  # the escape-free form is the rule, repr the exception
 
 
 def test_build_is_deterministic_and_follows_the_config(tiny_cfg):

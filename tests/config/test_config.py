@@ -71,6 +71,38 @@ def test_optional_blocks_switch_on_and_off():
     assert coerce({"size": 2}, _Block | None, "feature") == _Block(size=2)
 
 
+@dataclass(frozen=True)
+class _Skewed:
+    """A parent whose default block is not its class's default: the delta must be relative to the class."""
+    block: _Block = field(default_factory=lambda: _Block(size=9))
+    feature: _Block | None = None
+
+
+@pytest.mark.parametrize("cfg", [
+    _Skewed(), _Skewed(block=_Block()), _Skewed(block=_Block(size=9, name="y")), _Skewed(feature=_Block()),
+    _Skewed(feature=_Block(size=3)), _Tree(), _Tree(other=_Block(name="z"), feature=_Block(name="z"))])
+def test_delta_rebuilds_the_config(cfg):
+    from pgolf.coerce import to_delta
+
+    delta = to_delta(cfg)
+    assert from_dict(type(cfg), delta) == cfg
+    assert delta == {} if cfg == type(cfg)() else delta != {}
+    if cfg == _Skewed(block=_Block()):
+        assert delta == {"block": {}}  # the class's defaults, which differ from the parent's
+    if cfg == _Skewed(block=_Block(size=9, name="y")):
+        assert delta == {"block": {"size": 9, "name": "y"}}
+
+
+def test_delta_of_every_recipe_rebuilds_it():
+    from pgolf.coerce import to_delta
+    from pgolf.recipes import REGISTRY, tiny
+
+    assert to_delta(Config()) == {}
+    for name, r in REGISTRY.items():
+        for cfg in (r.build(), tiny(r.build())):
+            assert from_dict(Config, to_delta(cfg)) == cfg, name
+
+
 def test_dict_round_trip_and_parse():
     cfg = override(Config(), {"model.num_layers": 11, "optim.adam_betas": (0.9, 0.99)})
     assert from_dict(Config, to_dict(cfg)) == cfg

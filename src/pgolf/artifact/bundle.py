@@ -30,7 +30,7 @@ import pgolf
 from pgolf.artifact.bundle_prune import pruned_modules, stub
 from pgolf.artifact.bundle_shake import drop_unused_imports, shake, strip_annotations
 from pgolf.artifact.bundled import BUNDLE_MARK
-from pgolf.coerce import to_dict
+from pgolf.coerce import from_dict, to_delta
 from pgolf.errors import PgolfError
 
 ROOTS = ("pgolf.train.entry",)
@@ -186,9 +186,25 @@ def bundled_sources(cfg, roots: tuple[str, ...] = ROOTS) -> tuple[dict[str, tupl
             tuple(m for m in pruned if m.partition(":")[0] in trees))
 
 
+def shipped_delta(cfg) -> dict:
+    """The config the bundle carries: only what differs from the defaults of the bundled config classes."""
+    delta = to_delta(cfg)
+    if from_dict(type(cfg), delta) != cfg:
+        raise RuntimeError("bundle: the config delta does not rebuild the run's config")  # a bug, not bad input
+    return delta
+
+
+def source_literal(src: str) -> str:
+    """`src` as a Python literal: a raw triple-quoted string (newlines, quotes and backslashes as themselves — the
+    repr's escapes cost ≈ 1 KB of compressed code) unless the source holds what such a string cannot."""
+    if "'''" in src or "\r" in src or "\0" in src or src.endswith(("\\", "'")):
+        return repr(src)
+    return "r'''" + src + "'''"
+
+
 def _stub_payload(modules: dict[str, tuple[bool, str]], config: dict, recipe: str,
                   pruned: tuple[str, ...] = ()) -> str:
-    table = repr({n: (int(p), s) for n, (p, s) in modules.items()})
+    table = "{" + ",".join(f"{n!r}:({int(p)},{source_literal(s)})" for n, (p, s) in modules.items()) + "}"
     return "\n".join([
         "import sys,json,importlib.abc as A,importlib.util as U",
         f"{BUNDLE_MARK}=__file__",
@@ -234,7 +250,7 @@ def build(cfg, recipe: str, roots: tuple[str, ...] = ROOTS) -> bytes:
     modules, pruned = bundled_sources(cfg, roots)
     if cfg.artifact.code_minify == "pyminify":
         modules = {n: (p, rename_locals(src)) for n, (p, src) in modules.items()}
-    payload = _stub_payload(modules, to_dict(cfg), recipe, pruned).encode("utf-8")
+    payload = _stub_payload(modules, shipped_delta(cfg), recipe, pruned).encode("utf-8")
     return wrap(compress_code(payload, cfg.artifact.code_codec), cfg.artifact.code_wrap, cfg.artifact.code_codec)
 
 

@@ -91,10 +91,10 @@ def varlen_kernel_fn(kernel: str):
 
 def varlen_attention(q: Tensor, k: Tensor, v: Tensor, cu_seqlens: Tensor, max_seqlen: int, fa3=None) -> Tensor:
     """q (1, N, H, D), k/v (1, N, Hkv, D) → (1, N, H, D): causal attention inside each cu_seqlens segment;
-    `fa3` = flash_attn_varlen_func (CUDA tensors) or None for the exact masked path."""
+    `fa3` = flash_attn_varlen_func (resolve_varlen_kernel picks it only on CUDA) or None for the exact masked path."""
     if q.size(0) != 1:
         raise ValueError("varlen attention expects the flattened (1, N, …) row")
-    if fa3 is not None and q.is_cuda:
+    if fa3 is not None:
         dtype = q.dtype if q.dtype in (torch.bfloat16, torch.float16) else torch.bfloat16
         out = fa3(q[0].to(dtype), k[0].to(dtype), v[0].to(dtype), cu_seqlens_q=cu_seqlens,
                             cu_seqlens_k=cu_seqlens, max_seqlen_q=max_seqlen, max_seqlen_k=max_seqlen, causal=True)
