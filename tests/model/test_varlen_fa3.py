@@ -44,7 +44,6 @@ class FakeFA3:
         cu = cu_seqlens_q.tolist()
         assert cu[0] == 0 and cu[-1] == q.size(0) and all(a <= b for a, b in zip(cu, cu[1:]))
         assert max(b - a for a, b in zip(cu, cu[1:])) <= max_seqlen_q, "a segment longer than max_seqlen"
-        out = torch.empty_like(q, dtype=torch.float32)
         parts = []
         for a, b in zip(cu, cu[1:]):
             if b > a:
